@@ -30,7 +30,7 @@ class UniqueFd {
   int fd_ = -1;
 };
 
-/// Writes `data` to `path` atomically with `mode`. Throws Error(kIOFailure...) with errno text.
+/// Writes `data` to `path` atomically with `mode`. Throws Error(kInternal) with errno text.
 void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
 
 /// Reads a regular file without following a symlink in its last component; nullopt when it

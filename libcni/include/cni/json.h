@@ -29,7 +29,7 @@ std::optional<Json> Field(const Json& obj, std::string_view key);
 
 /// Typed field access. `type_name` is the Go struct name used in type-mismatch errors
 /// ("NetConf"), `go_path` the field path inside it ("mtu", "ipam.subnet"). A mismatch throws
-/// Error(kDecodingFailure?) -> callers choose the wrapping; the message is Go's.
+/// Error(kDecodingFailure) whose message is Go's; callers wrap it as the reference does.
 class Decoder {
  public:
   Decoder(const Json& obj, std::string type_name, std::string path_prefix = "")
