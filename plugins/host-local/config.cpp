@@ -133,6 +133,8 @@ std::vector<std::string_view> Fields(std::string_view line) {
 
 }  // namespace
 
+IpamConfig LoadIpamConfigUnwrapped(const Json& config, std::string_view cni_args);
+
 std::string_view TrimSpace(std::string_view s) {
   auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'; };
   while (!s.empty() && space(s.front())) s.remove_prefix(1);
@@ -225,6 +227,17 @@ std::string RangeSet::String() const {
 }
 
 IpamConfig LoadIpamConfig(const Json& config, std::string_view cni_args) {
+  // The reference returns plain Go errors from its config loader: every failure is code 999,
+  // including JSON type mismatches that the shared decoder reports as 6.
+  try {
+    return LoadIpamConfigUnwrapped(config, cni_args);
+  } catch (const Error& e) {
+    if (e.code() == cni::kDecodingFailure) throw Error(cni::kInternal, e.msg(), e.details());
+    throw;
+  }
+}
+
+IpamConfig LoadIpamConfigUnwrapped(const Json& config, std::string_view cni_args) {
   IpamConfig c;
   // 1. Decode everything (Go's json.Unmarshal into the Net struct).
   Decoder net(config, "Net");

@@ -37,7 +37,7 @@ struct TempDir {
 
 cni::IP Ip(const char* s) { return *cni::IP::Parse(s); }
 
-RangeSet Set(std::initializer_list<const char*> subnets) {
+RangeSet Set(const std::vector<const char*>& subnets) {
   RangeSet s;
   for (const char* sn : subnets) {
     Range r;
@@ -109,7 +109,7 @@ TEST_CASE("host-local RangeIter order", "[host-local]") {
 
 TEST_CASE("host-local round robin table", "[host-local]") {
   struct Case {
-    std::initializer_list<const char*> subnets;
+    std::vector<const char*> subnets;
     std::vector<const char*> taken;
     const char* last;
     const char* expect;
