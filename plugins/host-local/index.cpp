@@ -102,22 +102,33 @@ void Index::Build(const std::string& path, const std::vector<Entry>& entries, co
   while (capacity < entries.size() * 2 + 2) capacity *= 2;
   const size_t size = sizeof(Header) + capacity * sizeof(Slot);
   const std::string tmp = path + ".tmp";
-  ::unlink(tmp.c_str());
-  cni::UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw cni::Error::Errno(errno, "create " + tmp);
-  if (ftruncate(fd.get(), static_cast<off_t>(size)) != 0) {
-    int e = errno;
+  if (path.empty()) {
+    // In memory only (the index file cannot be written): correct, rebuilt by every call.
+    void* m = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED) throw cni::Error::Errno(errno, "mmap index");
+    Unmap();
+    map_ = m;
+    map_size_ = size;
+  } else {
     ::unlink(tmp.c_str());
-    throw cni::Error::Errno(e, "truncate " + tmp);
+    cni::UniqueFd fd(::open(tmp.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw cni::Error::Errno(errno, "create " + tmp);
+    // Allocate the blocks now: a write to a sparse mapping on a full disk would be SIGBUS.
+    int err = posix_fallocate(fd.get(), 0, static_cast<off_t>(size));
+    if (err == EOPNOTSUPP || err == EINVAL) err = ftruncate(fd.get(), static_cast<off_t>(size)) == 0 ? 0 : errno;
+    if (err != 0) {
+      ::unlink(tmp.c_str());
+      throw cni::Error::Errno(err, "allocate " + tmp);
+    }
+    Map(std::move(fd), size);
   }
-  Map(std::move(fd), size);
   Header* h = header();
   std::memcpy(h->magic, kMagic, sizeof kMagic);
   std::strncpy(h->boot_id, boot_id.c_str(), sizeof h->boot_id - 1);
   h->dirty = 1;
   h->capacity = capacity;
   for (const Entry& e : entries) Insert(e.hash, e.ip);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+  if (!path.empty() && ::rename(tmp.c_str(), path.c_str()) != 0) {
     int e = errno;
     ::unlink(tmp.c_str());
     throw cni::Error::Errno(e, "rename " + tmp);
@@ -195,9 +206,14 @@ size_t Index::size() const { return header()->live; }
 
 void Index::Grow() {
   // Rebuilding from the live records also drops tombstones; Build leaves the new file dirty,
-  // which is what the caller (in the middle of a change) needs.
+  // which is what the caller (in the middle of a change) needs. If the file cannot be written
+  // the index continues in memory, so a reservation already on disk is always recorded.
   std::vector<Entry> live = All();
-  Build(path_, live, boot_id_);
+  try {
+    Build(path_, live, boot_id_);
+  } catch (const cni::Error&) {
+    Build("", live, boot_id_);
+  }
 }
 
 void Index::MarkDirty() {
@@ -205,6 +221,7 @@ void Index::MarkDirty() {
 }
 
 void Index::Seal(const DirStamp& stamp) {
+  if (!map_) return;
   Header* h = header();
   h->dev = stamp.dev;
   h->ino = stamp.ino;

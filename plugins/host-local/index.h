@@ -44,6 +44,7 @@ class Index {
   /// `boot_id`; false (nothing mapped) when it must be rebuilt.
   bool Open(const std::string& path, const DirStamp& stamp, const std::string& boot_id);
   /// Writes a fresh index holding `entries` (via a temp file and rename) and maps it, dirty.
+  /// An empty `path` builds it in anonymous memory instead.
   void Build(const std::string& path, const std::vector<Entry>& entries, const std::string& boot_id);
 
   /// Addresses recorded under `hash` (collisions possible: callers confirm against the file).

@@ -89,8 +89,12 @@ Store::Store(const std::string& data_dir, const std::string& network) : boot_id_
     throw Error(cni::kTryAgainLater, "timed out waiting for lock " + dir_ + "/lock");
   }
   const std::string index_dir = base + "/" + kIndexDir;
-  cni::EnsureDir(index_dir, 0700);
   index_path_ = index_dir + "/" + network + ".index";
+  try {
+    cni::EnsureDir(index_dir, 0700);
+  } catch (const Error&) {
+    // Reported by RebuildIndex when the index file cannot be created.
+  }
   if (!index_.Open(index_path_, Stat(), boot_id_)) RebuildIndex(ScanDir());
 }
 
@@ -170,7 +174,14 @@ void Store::RebuildIndex(const std::vector<Reservation>& all) {
   std::vector<Index::Entry> entries;
   entries.reserve(all.size());
   for (const Reservation& r : all) entries.push_back({KeyHash(r.owner), r.ip});
-  index_.Build(index_path_, entries, boot_id_);
+  try {
+    index_.Build(index_path_, entries, boot_id_);
+  } catch (const Error& e) {
+    // The cache cannot be written (full disk, read-only dataDir parent, ...): keep it in
+    // memory for this call. The store itself stays correct; only speed suffers.
+    std::cerr << "host-local: index unavailable, scanning instead: " << e.msg() << "\n";
+    index_.Build("", entries, boot_id_);
+  }
   changed_ = true;
   rebuilt_ = true;
 }

@@ -286,3 +286,24 @@ TEST_CASE("host-local store: index survives many reservations and stays exact", 
   for (const auto& e : fs::directory_iterator(t.net())) files += e.path().filename().string()[0] == '1' ? 1 : 0;
   CHECK(files == 1500);
 }
+
+TEST_CASE("host-local store: works without a writable index", "[host-local]") {
+  TempDir t;
+  WriteFile(t.path / ".weft-host-local", "not a directory");
+  RangeSet s = Set({"10.21.0.0/24"});
+  for (int round = 0; round < 2; ++round) {
+    Store store(t.path.string(), "net");
+    CHECK(store.rebuilt());  // every session rescans
+    Allocator a(s, store, 0);
+    CHECK(a.Get(("c" + std::to_string(round)).c_str(), "eth0", std::nullopt).address.ip.String() ==
+          "10.21.0." + std::to_string(2 + round));
+    CHECK(store.FindByID("c0", "eth0"));
+  }
+  {
+    Store store(t.path.string(), "net");
+    store.ReleaseByID("c0", "eth0");
+    store.ReleaseByID("c1", "eth0");
+  }
+  CHECK_FALSE(fs::exists(t.net() / "10.21.0.2"));
+  CHECK_FALSE(fs::exists(t.net() / "10.21.0.3"));
+}
