@@ -167,7 +167,27 @@ for id in m6 m7 m8; do exec1 "$REF" "$T/mixed" DEL $id eth0 "$M"; done
 if [ "$(ls -A "$T/mixed/mixed" | tr '\n' ' ')" = "last_reserved_ip.0 last_reserved_ip.1 lock " ]; then ok; else
   bad "mixed store not clean after DELs: $(ls -A "$T/mixed/mixed" | tr '\n' ' ')"; fi
 
-# 8. weft's files are 0600 (the 1.1.1 reference's are 0644).
+# 8. Both binaries at once on one store: 32 ADDs each in parallel share the flock, so all 64
+# addresses are distinct; then each binary DELs the other's containers.
+P=$(tmpl 1.0.0 par '"ranges":[[{"subnet":"10.9.0.0/24"}],[{"subnet":"fd09::/120"}]]')
+for i in $(seq 1 64); do
+  bin=$OURS; [ $((i % 2)) = 0 ] && bin=$REF
+  (exec1 "$bin" "$T/par" ADD "p$i" eth0 "$P"; printf '%s' "$OUT" >"$T/par.$i.out"; echo "$RC" >"$T/par.$i.rc") &
+done
+wait
+if [ "$(cat "$T"/par.*.rc | sort -u | tr '\n' ' ')" = "0 " ]; then ok; else bad "parallel mixed ADDs failed"; fi
+n=$(cat "$T"/par.*.out | grep '"address"' | sort -u | wc -l)
+if [ "$n" = 128 ]; then ok; else bad "parallel mixed ADDs: $n distinct addresses, want 128"; fi
+for i in $(seq 1 64); do
+  bin=$REF; [ $((i % 2)) = 0 ] && bin=$OURS
+  (exec1 "$bin" "$T/par" DEL "p$i" eth0 "$P"; echo "$RC" >"$T/pdel.$i.rc") &
+done
+wait
+if [ "$(cat "$T"/pdel.*.rc | sort -u | tr '\n' ' ')" = "0 " ]; then ok; else bad "parallel mixed DELs failed"; fi
+if [ "$(ls -A "$T/par/par" | tr '\n' ' ')" = "last_reserved_ip.0 last_reserved_ip.1 lock " ]; then ok; else
+  bad "parallel mixed store not clean: $(ls -A "$T/par/par" | tr '\n' ' ')"; fi
+
+# 9. weft's files are 0600 (the 1.1.1 reference's are 0644).
 modes=$(find "$T/weft" -path '*/.weft-host-local' -prune -o -type f ! -name lock -printf '%m\n' | sort -u | tr '\n' ' ')
 if [ "$modes" = "600 " ]; then ok; else bad "weft file modes: $modes"; fi
 
