@@ -202,8 +202,6 @@ std::vector<Index::Entry> Index::All() const {
   return out;
 }
 
-size_t Index::size() const { return header()->live; }
-
 void Index::Grow() {
   // Rebuilding from the live records also drops tombstones; Build leaves the new file dirty,
   // which is what the caller (in the middle of a change) needs. If the file cannot be written

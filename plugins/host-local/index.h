@@ -54,7 +54,6 @@ class Index {
   void Erase(uint64_t hash, const cni::IP& ip);
   /// Every live record.
   std::vector<Entry> All() const;
-  size_t size() const;
 
   /// Marks the index untrustworthy until Seal (done before the first change to the directory).
   void MarkDirty();

@@ -70,7 +70,6 @@ class Store {
   /// Seals the index now (also done by the destructor).
   void Commit();
 
-  const std::string& dir() const { return dir_; }
   /// Whether this session had to rebuild the index from a scan (for tests and the benchmark).
   bool rebuilt() const { return rebuilt_; }
 
