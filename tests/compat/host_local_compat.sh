@@ -187,7 +187,17 @@ if [ "$(cat "$T"/pdel.*.rc | sort -u | tr '\n' ' ')" = "0 " ]; then ok; else bad
 if [ "$(ls -A "$T/par/par" | tr '\n' ' ')" = "last_reserved_ip.0 last_reserved_ip.1 lock " ]; then ok; else
   bad "parallel mixed store not clean: $(ls -A "$T/par/par" | tr '\n' ' ')"; fi
 
-# 9. weft's files are 0600 (the 1.1.1 reference's are 0644).
+# 9. A seeded pseudo-random sequence of ADD/DEL/CHECK over a small multi-range store, so
+# exhaustion, wrap-around, duplicates and reuse interleave; every step is compared.
+F=$(tmpl 1.0.0 fuzz '"ranges":[[{"subnet":"10.20.0.0/29"},{"subnet":"10.20.1.0/30"}],[{"subnet":"fd20::/126"}]]')
+RANDOM=4242
+for step in $(seq 1 240); do
+  id=f$((RANDOM % 9)); ifn=eth$((RANDOM % 2))
+  case $((RANDOM % 5)) in 0|1|2) cmd=ADD ;; 3) cmd=DEL ;; *) cmd=CHECK ;; esac
+  both $cmd $id $ifn "$F"
+done
+
+# 10. weft's files are 0600 (the 1.1.1 reference's are 0644).
 modes=$(find "$T/weft" -path '*/.weft-host-local' -prune -o -type f ! -name lock -printf '%m\n' | sort -u | tr '\n' ' ')
 if [ "$modes" = "600 " ]; then ok; else bad "weft file modes: $modes"; fi
 
