@@ -1,0 +1,161 @@
+// See plan.h.
+#include "plan.h"
+
+#include <algorithm>
+
+namespace cni::fw {
+
+TableState ParseSave(std::string_view save, std::string_view table) {
+  TableState st;
+  bool in = false;
+  size_t pos = 0;
+  while (pos < save.size()) {
+    size_t end = save.find('\n', pos);
+    if (end == std::string_view::npos) end = save.size();
+    std::string_view line = save.substr(pos, end - pos);
+    pos = end + 1;
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] == '*') {
+      in = line.substr(1) == table;
+    } else if (!in) {
+      continue;
+    } else if (line[0] == ':') {
+      std::string name(line.substr(1, line.find(' ') - 1));
+      st.chain_order.push_back(name);
+      st.chains[name];
+    } else if (line.starts_with("-A ")) {
+      std::string_view rest = line.substr(3);
+      size_t sp = rest.find(' ');
+      std::string chain(rest.substr(0, sp));
+      st.chains[chain].emplace_back(sp == std::string_view::npos ? "" : rest.substr(sp + 1));
+    }
+  }
+  return st;
+}
+
+std::set<std::string> TablesOf(std::span<const Chain> chains) {
+  std::set<std::string> t;
+  for (const Chain& c : chains) t.insert(c.table);
+  return t;
+}
+
+std::string EntryRule(Family family, const Chain& c, size_t i) {
+  Args a = i < c.entry_rules.size() ? c.entry_rules[i] : Args{};
+  a.push_back("-j");
+  a.push_back(c.name);
+  return Rule::Parse(family, a).Canonical();
+}
+
+namespace {
+
+std::vector<std::string> EntryRules(Family family, const Chain& c) {
+  std::vector<std::string> out;
+  size_t n = std::max<size_t>(1, c.entry_rules.size());
+  for (size_t i = 0; i < n; ++i) out.push_back(EntryRule(family, c, i));
+  return out;
+}
+
+bool Contains(const std::vector<std::string>& v, const std::string& s) {
+  return std::find(v.begin(), v.end(), s) != v.end();
+}
+
+bool JumpsTo(const std::string& rule, const std::string& chain) {
+  for (std::string_view verb : {"-j ", "-g "}) {
+    std::string tail = std::string(verb) + chain;
+    if (rule == tail || rule.ends_with(" " + tail)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
+                           std::map<std::string, TableState>& states) {
+  std::vector<Op> ops;
+  for (const Chain& c : chains) {
+    TableState& st = states[c.table];
+    if (!st.Has(c.name)) {
+      ops.push_back({Op::kNewChain, c.table, c.name, ""});
+      st.chains[c.name];
+      st.chain_order.push_back(c.name);
+    }
+    for (const Args& a : c.rules) {
+      std::string r = Rule::Parse(family, a).Canonical();
+      std::vector<std::string>& have = st.chains[c.name];
+      if (Contains(have, r)) continue;
+      ops.push_back({Op::kAppend, c.table, c.name, r});
+      have.push_back(r);
+    }
+    std::vector<std::string> entries = EntryRules(family, c);
+    for (const std::string& entry : c.entry_chains) {
+      std::vector<std::string>& have = st.chains[entry];
+      for (const std::string& r : entries) {
+        if (Contains(have, r)) continue;
+        if (c.prepend_entry) {
+          ops.push_back({Op::kInsertFirst, c.table, entry, r});
+          have.insert(have.begin(), r);
+        } else {
+          ops.push_back({Op::kAppend, c.table, entry, r});
+          have.push_back(r);
+        }
+      }
+    }
+  }
+  return ops;
+}
+
+std::vector<Op> PlanRemove(std::span<const Chain> chains, std::map<std::string, TableState>& states) {
+  std::vector<Op> ops;
+  for (const Chain& c : chains) {
+    if (c.teardown == TeardownPolicy::kNever) continue;
+    TableState& st = states[c.table];
+    if (!st.Has(c.name)) continue;
+    for (const std::string& entry : c.entry_chains) {
+      auto it = st.chains.find(entry);
+      if (it == st.chains.end()) continue;
+      std::vector<std::string>& rules = it->second;
+      for (auto r = rules.begin(); r != rules.end();) {
+        if (JumpsTo(*r, c.name)) {
+          ops.push_back({Op::kDelete, c.table, entry, *r});
+          r = rules.erase(r);
+        } else {
+          ++r;
+        }
+      }
+    }
+    ops.push_back({Op::kFlush, c.table, c.name, ""});
+    ops.push_back({Op::kDeleteChain, c.table, c.name, ""});
+    st.chains.erase(c.name);
+    std::erase(st.chain_order, c.name);
+  }
+  return ops;
+}
+
+std::optional<std::string> CheckState(Family family, std::span<const Chain> chains,
+                                      const std::map<std::string, TableState>& states) {
+  static const TableState kEmpty;
+  for (const Chain& c : chains) {
+    auto sit = states.find(c.table);
+    const TableState& st = sit == states.end() ? kEmpty : sit->second;
+    auto it = st.chains.find(c.name);
+    if (it == st.chains.end())
+      return "chain " + c.name + " not found in iptables table " + c.table;
+    // Reverse order, as the reference checks.
+    for (auto a = c.rules.rbegin(); a != c.rules.rend(); ++a) {
+      std::string r = Rule::Parse(family, *a).Canonical();
+      if (!Contains(it->second, r))
+        return "rule [" + r + "] in chain " + c.name + " not found in table " + c.table;
+    }
+    std::vector<std::string> entries = EntryRules(family, c);
+    for (const std::string& entry : c.entry_chains) {
+      auto e = st.chains.find(entry);
+      for (const std::string& r : entries) {
+        if (e == st.chains.end() || !Contains(e->second, r))
+          return "rule [" + r + "] in chain " + entry + " not found in table " + c.table;
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace cni::fw

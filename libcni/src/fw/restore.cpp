@@ -1,0 +1,128 @@
+// The iptables backend that drives the iptables command itself: one `iptables-save -t <table>`
+// to read the current rules and one `iptables-restore --noflush` to apply every change of the
+// call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
+// This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
+// where the host's iptables tools show them. Read-modify-write is serialised across processes by
+// /run/xtables.lock with a bounded wait (iptables-nft does not take that lock itself, so holding
+// it around both steps cannot deadlock). For the legacy flavour the child takes the xtables lock
+// itself (-w), and our read-modify-write is serialised by a separate weft lock.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "cni/error.h"
+#include "cni/files.h"
+#include "plan.h"
+#include "proc.h"
+
+namespace cni::fw {
+
+namespace {
+
+class RestoreBackend : public Backend {
+ public:
+  explicit RestoreBackend(bool legacy) : legacy_(legacy) {}
+
+  BackendKind kind() const override {
+    return legacy_ ? BackendKind::kIptablesLegacy : BackendKind::kIptablesNft;
+  }
+
+  void Ensure(Family family, std::span<const Chain> chains) override {
+    UniqueFd lock = Lock();
+    std::map<std::string, TableState> states = Read(family, TablesOf(chains));
+    Apply(family, PlanEnsure(family, chains, states));
+  }
+
+  void Remove(Family family, std::span<const Chain> chains) override {
+    UniqueFd lock = Lock();
+    std::map<std::string, TableState> states = Read(family, TablesOf(chains));
+    Apply(family, PlanRemove(chains, states));
+  }
+
+  std::optional<std::string> Check(Family family, std::span<const Chain> chains) override {
+    return CheckState(family, chains, Read(family, TablesOf(chains)));
+  }
+
+  bool ChainExists(Family family, std::string_view table, std::string_view chain) override {
+    return Read(family, {std::string(table)})[std::string(table)].Has(chain);
+  }
+
+  bool Usable(Family family) override {
+    try {
+      ProcResult r = RunProcess({Tool(family, "save"), "-t", "nat"}, "");
+      return r.status == 0;
+    } catch (const Error&) {
+      return false;
+    }
+  }
+
+ private:
+  std::string Tool(Family family, std::string_view verb) const {
+    std::string base = family == Family::kIPv4 ? "iptables" : "ip6tables";
+    if (legacy_) base += "-legacy";
+    return base + "-" + std::string(verb);
+  }
+
+  UniqueFd Lock() const {
+    const char* path = legacy_ ? "/run/weft-iptables.lock" : kXtablesLock;
+    UniqueFd fd(open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) throw Error::Errno(errno, std::string("open ") + path);
+    if (!FlockWithTimeout(fd.get(), std::chrono::milliseconds(kLockTimeoutMs)))
+      throw Error(kTryAgainLater, std::string("timed out waiting for lock ") + path);
+    return fd;
+  }
+
+  std::map<std::string, TableState> Read(Family family, const std::set<std::string>& tables) {
+    std::map<std::string, TableState> states;
+    for (const std::string& t : tables) {
+      std::vector<std::string> argv{Tool(family, "save"), "-t", t};
+      ProcResult r = RunProcess(argv, "");
+      if (r.status != 0) throw Error(kInternal, DescribeFailure(argv, r));
+      states[t] = ParseSave(r.out, t);
+    }
+    return states;
+  }
+
+  void Apply(Family family, const std::vector<Op>& ops) {
+    if (ops.empty()) return;
+    std::string script;
+    std::string table;
+    for (const Op& op : ops) {
+      if (op.table != table) {
+        if (!table.empty()) script += "COMMIT\n";
+        table = op.table;
+        script += "*" + table + "\n";
+      }
+      switch (op.kind) {
+        case Op::kNewChain: script += ":" + op.chain + " - [0:0]\n"; break;
+        case Op::kAppend: script += "-A " + op.chain + " " + op.rule + "\n"; break;
+        case Op::kInsertFirst: script += "-I " + op.chain + " 1 " + op.rule + "\n"; break;
+        case Op::kDelete: script += "-D " + op.chain + " " + op.rule + "\n"; break;
+        case Op::kFlush: script += "-F " + op.chain + "\n"; break;
+        case Op::kDeleteChain: script += "-X " + op.chain + "\n"; break;
+      }
+    }
+    script += "COMMIT\n";
+    std::vector<std::string> argv{Tool(family, "restore"), "--noflush", "-w", "5"};
+    ProcResult r = RunProcess(argv, script);
+    if (r.status == 0) return;
+    // iptables-legacy-restore exits 4 when the xtables lock stays busy.
+    unsigned code = r.status == 4 && r.err.find("xtables lock") != std::string::npos
+                        ? kTryAgainLater
+                        : kInternal;
+    throw Error(code, DescribeFailure(argv, r), script);
+  }
+
+  bool legacy_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeRestoreBackend(bool legacy) {
+  signal(SIGPIPE, SIG_IGN);  // a helper that dies early must not kill the plugin
+  return std::make_unique<RestoreBackend>(legacy);
+}
+
+}  // namespace cni::fw
