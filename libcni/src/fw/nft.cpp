@@ -1,0 +1,130 @@
+// libnftables wrapper (see nft.h). The library is resolved with dlopen/dlsym once per process;
+// its declarations come from <nftables/libnftables.h> so the signatures stay checked.
+#include "cni/fw/nft.h"
+
+#include <dlfcn.h>
+#include <nftables/libnftables.h>
+
+#include "cni/error.h"
+#include "cni/json.h"
+
+namespace cni::fw {
+
+namespace {
+
+struct NftApi {
+  decltype(&nft_ctx_new) ctx_new = nullptr;
+  decltype(&nft_ctx_free) ctx_free = nullptr;
+  decltype(&nft_ctx_output_set_flags) set_flags = nullptr;
+  decltype(&nft_ctx_buffer_output) buffer_output = nullptr;
+  decltype(&nft_ctx_buffer_error) buffer_error = nullptr;
+  decltype(&nft_ctx_get_output_buffer) get_output = nullptr;
+  decltype(&nft_ctx_get_error_buffer) get_error = nullptr;
+  decltype(&nft_run_cmd_from_buffer) run = nullptr;
+  std::string load_error;
+};
+
+const NftApi& Api() {
+  static const NftApi api = [] {
+    NftApi a;
+    void* h = dlopen("libnftables.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+      a.load_error = dlerror();
+      return a;
+    }
+    auto sym = [&](auto& fn, const char* name) {
+      fn = reinterpret_cast<std::remove_reference_t<decltype(fn)>>(dlsym(h, name));
+      if (!fn && a.load_error.empty()) a.load_error = std::string("missing symbol ") + name;
+    };
+    sym(a.ctx_new, "nft_ctx_new");
+    sym(a.ctx_free, "nft_ctx_free");
+    sym(a.set_flags, "nft_ctx_output_set_flags");
+    sym(a.buffer_output, "nft_ctx_buffer_output");
+    sym(a.buffer_error, "nft_ctx_buffer_error");
+    sym(a.get_output, "nft_ctx_get_output_buffer");
+    sym(a.get_error, "nft_ctx_get_error_buffer");
+    sym(a.run, "nft_run_cmd_from_buffer");
+    return a;
+  }();
+  return api;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+Nft::Nft() {
+  const NftApi& a = Api();
+  if (!a.load_error.empty()) throw Error(kInternal, "nftables unusable: " + a.load_error);
+  ctx_ = a.ctx_new(NFT_CTX_DEFAULT);
+  if (!ctx_) throw Error(kInternal, "nftables unusable: nft_ctx_new failed");
+  a.buffer_output(static_cast<nft_ctx*>(ctx_));
+  a.buffer_error(static_cast<nft_ctx*>(ctx_));
+}
+
+Nft::~Nft() {
+  if (ctx_) Api().ctx_free(static_cast<nft_ctx*>(ctx_));
+}
+
+std::string Nft::RunCapture(const std::string& cmd, bool json, int* rc) {
+  const NftApi& a = Api();
+  auto* ctx = static_cast<nft_ctx*>(ctx_);
+  a.set_flags(ctx, json ? NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE : 0);
+  *rc = a.run(ctx, cmd.c_str());
+  if (*rc != 0) return Trim(a.get_error(ctx) ? a.get_error(ctx) : "");
+  return a.get_output(ctx) ? a.get_output(ctx) : "";
+}
+
+void Nft::Run(const std::string& batch) {
+  int rc = 0;
+  std::string err = RunCapture(batch, false, &rc);
+  if (rc != 0) throw Error(kInternal, err.empty() ? "nft command failed" : err, batch);
+}
+
+std::vector<NftRule> Nft::ListRules(std::string_view family, std::string_view table) {
+  int rc = 0;
+  std::string out =
+      RunCapture("list table " + std::string(family) + " " + std::string(table), true, &rc);
+  std::vector<NftRule> rules;
+  if (rc != 0) {
+    if (out.find("No such file or directory") != std::string::npos) return rules;
+    throw Error(kInternal, "could not list rules in table " + std::string(table) + ": " + out);
+  }
+  Json doc = ParseJson(out, "nft");
+  for (const Json& item : doc.value("nftables", Json::array())) {
+    if (!item.contains("rule")) continue;
+    const Json& r = item["rule"];
+    NftRule rule;
+    rule.chain = r.value("chain", "");
+    rule.handle = r.value("handle", uint64_t{0});
+    rule.comment = r.value("comment", "");
+    rule.text = r.contains("expr") ? r["expr"].dump() : "";
+    rules.push_back(std::move(rule));
+  }
+  return rules;
+}
+
+bool Nft::Usable() {
+  try {
+    Nft nft;
+    int rc = 0;
+    nft.RunCapture("list tables", false, &rc);
+    return rc == 0;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+std::string NftComment(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (c != '"') out += c;
+  }
+  if (out.size() > 128) out.resize(128);
+  return "\"" + out + "\"";
+}
+
+}  // namespace cni::fw
