@@ -43,6 +43,9 @@ TEST_CASE("fw: ipMasq rules render as iptables-save shows them", "[fw][unit]") {
   CHECK(Canon(Family::kIPv4, {"!", "-d", "224.0.0.0/4", "-j", "MASQUERADE"}) ==
         "! -d 224.0.0.0/4 -j MASQUERADE");
   CHECK(Canon(Family::kIPv6, {"-s", "fd99::2", "-j", "X"}) == "-s fd99::2/128 -j X");
+  CHECK(Canon(Family::kIPv4, {"-p", "tcp", "--dport", "80", "-s", "0.0.0.0/0", "-j", "X"}) ==
+        "-p tcp -m tcp --dport 80 -j X");
+  CHECK(Canon(Family::kIPv6, {"-s", "::/0", "-j", "X"}) == "-j X");
   CHECK(Canon(Family::kIPv6, {"-d", "fd99::2/64", "-j", "ACCEPT"}) == "-d fd99::/64 -j ACCEPT");
 }
 
@@ -100,8 +103,9 @@ TEST_CASE("fw: planning against an iptables-save dump", "[fw][unit]") {
   auto check_state = st;
   auto missing = cni::fw::CheckState(Family::kIPv4, std::span(&c, 1), check_state);
   REQUIRE(missing);
-  CHECK(*missing == "rule [-p udp -m udp --dport 53 -j DNAT --to-destination 10.0.0.2:53] in chain "
-                    "CNI-X not found in table nat");
+  CHECK(*missing ==
+        "rule [[-p tcp --dport 80 -j DNAT --to-destination 10.0.0.2:80] [-p udp --dport 53 -j DNAT "
+        "--to-destination 10.0.0.2:53]] in chain CNI-X not found in table nat");
 
   auto ops = cni::fw::PlanEnsure(Family::kIPv4, std::span(&c, 1), st);
   REQUIRE(ops.size() == 2);  // the udp rule and the OUTPUT jump; nothing duplicated

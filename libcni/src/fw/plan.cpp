@@ -69,6 +69,17 @@ bool JumpsTo(const std::string& rule, const std::string& chain) {
 
 }  // namespace
 
+std::string GoList(const std::vector<Args>& rules) {
+  std::string out = "[";
+  for (size_t i = 0; i < rules.size(); ++i) {
+    if (i) out += ' ';
+    out += '[';
+    for (size_t j = 0; j < rules[i].size(); ++j) out += (j ? " " : "") + rules[i][j];
+    out += ']';
+  }
+  return out + "]";
+}
+
 std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
                            std::map<std::string, TableState>& states) {
   std::vector<Op> ops;
@@ -140,18 +151,19 @@ std::optional<std::string> CheckState(Family family, std::span<const Chain> chai
     auto it = st.chains.find(c.name);
     if (it == st.chains.end())
       return "chain " + c.name + " not found in iptables table " + c.table;
-    // Reverse order, as the reference checks.
+    // Reverse order, as the reference checks; the message lists all rules as Go's %v does.
     for (auto a = c.rules.rbegin(); a != c.rules.rend(); ++a) {
       std::string r = Rule::Parse(family, *a).Canonical();
       if (!Contains(it->second, r))
-        return "rule [" + r + "] in chain " + c.name + " not found in table " + c.table;
+        return "rule " + GoList(c.rules) + " in chain " + c.name + " not found in table " + c.table;
     }
     std::vector<std::string> entries = EntryRules(family, c);
     for (const std::string& entry : c.entry_chains) {
       auto e = st.chains.find(entry);
       for (const std::string& r : entries) {
         if (e == st.chains.end() || !Contains(e->second, r))
-          return "rule [" + r + "] in chain " + entry + " not found in table " + c.table;
+          return "rule " + GoList(c.entry_rules) + " in chain " + entry + " not found in table " +
+                 c.table;
       }
     }
   }

@@ -39,6 +39,9 @@ std::vector<Op> PlanRemove(std::span<const Chain> chains, std::map<std::string, 
 std::optional<std::string> CheckState(Family family, std::span<const Chain> chains,
                                       const std::map<std::string, TableState>& states);
 
+/// Go's %v of a [][]string: "[[-a b] [-c d]]".
+std::string GoList(const std::vector<Args>& rules);
+
 /// The tables `chains` touch, sorted.
 std::set<std::string> TablesOf(std::span<const Chain> chains);
 

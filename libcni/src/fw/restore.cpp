@@ -49,6 +49,14 @@ class RestoreBackend : public Backend {
     return Read(family, {std::string(table)})[std::string(table)].Has(chain);
   }
 
+  std::map<std::string, std::vector<std::string>> List(Family family,
+                                                       std::string_view table) override {
+    std::map<std::string, std::vector<std::string>> out;
+    for (auto& [name, rules] : Read(family, {std::string(table)})[std::string(table)].chains)
+      out[name] = rules;
+    return out;
+  }
+
   bool Usable(Family family) override {
     try {
       ProcResult r = RunProcess({Tool(family, "save"), "-t", "nat"}, "");

@@ -41,6 +41,7 @@ std::string CanonicalNet(Family family, std::string_view text) {
     if (keep >= 8) continue;
     buf[i] = keep <= 0 ? 0 : static_cast<uint8_t>(buf[i] & (0xff << (8 - keep)));
   }
+  if (prefix == 0) return "";  // 0.0.0.0/0 and ::/0 match anything: iptables prints nothing
   char out[INET6_ADDRSTRLEN];
   inet_ntop(af, buf, out, sizeof out);
   return std::string(out) + "/" + std::to_string(prefix);

@@ -9,6 +9,7 @@
 // chains), so it has its own API in cni/fw/nft.h.
 #pragma once
 
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -88,6 +89,10 @@ class Backend {
 
   /// Whether a chain exists.
   virtual bool ChainExists(Family family, std::string_view table, std::string_view chain) = 0;
+
+  /// Every chain of `table` with its rules in canonical form (for GC and tests).
+  virtual std::map<std::string, std::vector<std::string>> List(Family family,
+                                                               std::string_view table) = 0;
 
   /// Whether this backend can be used for `family` here (tables readable).
   virtual bool Usable(Family family) = 0;
