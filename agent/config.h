@@ -1,0 +1,39 @@
+// The flannel network config stored at <prefix>/config (flanneld's subnet.Config) with
+// CheckNetworkConfig's defaults and validation, and the backend settings (vxlan, host-gw).
+// Keys match case-insensitively, like Go's encoding/json.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ip4.h"
+
+namespace weft::agent {
+
+struct BackendConfig {
+  std::string type;  // lower-cased: "vxlan", "host-gw"
+  int64_t vni = 1;
+  int64_t port = 0;  // 0: the kernel default 8472
+  bool gbp = false;
+  bool learning = false;
+  bool direct_routing = false;
+  int64_t mtu = 0;  // 0: the external interface MTU
+};
+
+struct NetworkConfig {
+  bool enable_ipv4 = true;
+  bool enable_ipv6 = false;
+  bool enable_nftables = false;
+  Ip4Net network;
+  int subnet_len = 0;
+  Ip4 subnet_min, subnet_max;
+  BackendConfig backend;
+};
+
+/// Parses and validates like flanneld's ParseConfig + CheckNetworkConfig; throws cni::Error
+/// (kInvalidNetworkConfig) with flanneld's messages.
+NetworkConfig ParseNetworkConfig(std::string_view json_text);
+
+}  // namespace weft::agent

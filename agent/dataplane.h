@@ -1,0 +1,88 @@
+// The kernel side of the overlay as the agent sees it: one VXLAN device, its /32 address, and
+// per-peer neighbour (ARP), FDB and route entries, applied in batches. The agent computes what
+// it wants (backend.h) and hands changes to a Dataplane; unit tests use a recording fake.
+// MakeIprouteDataplane drives iproute2 in batch mode (one `ip -batch` and one `bridge -batch`
+// process per batch, however many entries) until the agent moves onto cni::net (netlink.h).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ip4.h"
+
+namespace weft::agent {
+
+struct VxlanDeviceSpec {
+  std::string name;  // flannel.<VNI>
+  uint32_t vni = 1;
+  uint16_t port = 0;  // 0: kernel default 8472
+  Ip4 local;
+  std::string dev;  // underlay interface
+  bool learning = false;
+  bool gbp = false;
+  int mtu = 0;
+  Mac mac{};  // used when the device is created
+};
+
+struct RouteEntry {
+  Ip4Net dst;
+  Ip4 gw;
+  std::string dev;  // empty: the kernel picks the device (host-gw / DirectRouting)
+  bool onlink = false;
+  auto operator<=>(const RouteEntry&) const = default;
+};
+
+struct NeighEntry {
+  Ip4 ip;
+  Mac mac{};
+  auto operator<=>(const NeighEntry&) const = default;
+};
+
+struct FdbEntry {
+  Mac mac{};
+  Ip4 dst;
+  auto operator<=>(const FdbEntry&) const = default;
+};
+
+/// One batch. Deletions run first (routes, neighbours, FDB), then additions in the order that
+/// keeps the kernel from ever resolving a peer itself: FDB, neighbours, routes (flannel §3.4).
+struct Changes {
+  std::vector<RouteEntry> del_routes, add_routes;
+  std::vector<NeighEntry> del_neighs, add_neighs;
+  std::vector<FdbEntry> del_fdbs, add_fdbs;
+  bool empty() const {
+    return del_routes.empty() && add_routes.empty() && del_neighs.empty() && add_neighs.empty() &&
+           del_fdbs.empty() && add_fdbs.empty();
+  }
+};
+
+/// What the kernel holds for the overlay: neighbours/FDB on `dev`, and routes of the main table
+/// whose destination lies inside `network`.
+struct KernelState {
+  std::vector<RouteEntry> routes;
+  std::vector<NeighEntry> neighs;
+  std::vector<FdbEntry> fdbs;
+};
+
+class Dataplane {
+ public:
+  virtual ~Dataplane() = default;
+  /// Creates the device, or reuses a compatible one (VNI, underlay, local, port); returns the
+  /// MAC the device really has (a reused device keeps its MAC).
+  virtual Mac EnsureVxlan(const VxlanDeviceSpec& spec) = 0;
+  /// Puts `addr` (a /32) on `dev`, removes other addresses of `network` there, sets it up.
+  virtual void EnsureAddress(const std::string& dev, const Ip4Net& addr, const Ip4Net& network) = 0;
+  /// Applies a batch; failures of single entries are logged, not thrown (the next resync
+  /// retries them).
+  virtual void Apply(const std::string& dev, const Changes& c) = 0;
+  virtual KernelState Dump(const std::string& dev, const Ip4Net& network) = 0;
+};
+
+std::unique_ptr<Dataplane> MakeIprouteDataplane();
+
+/// A stable locally-administered unicast MAC derived from `seed` (e.g. machine-id + public IP +
+/// VNI), so the VtepMAC peers know survives a re-created device or a reboot.
+Mac StableMac(std::string_view seed);
+
+}  // namespace weft::agent

@@ -1,0 +1,28 @@
+// /healthz and /readyz for weftd (flanneld's --healthz-ip/--healthz-port): a tiny blocking HTTP
+// server on its own thread. /healthz is 200 "flanneld is running"; /readyz is 200 "flanneld is
+// ready", or 503 "flanneld is not ready yet: <reason>" (flanneld gives no reason).
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "cni/files.h"
+
+namespace weft::agent {
+
+class HealthServer {
+ public:
+  /// `not_ready` returns nullopt when ready, else the reason. Throws when bind fails.
+  HealthServer(const std::string& ip, int port, std::function<std::optional<std::string>()> not_ready);
+  ~HealthServer();
+
+ private:
+  void Serve();
+  cni::UniqueFd fd_;
+  std::function<std::optional<std::string>()> not_ready_;
+  std::thread thread_;
+};
+
+}  // namespace weft::agent
