@@ -14,7 +14,6 @@ OV_PREFIX=/coreos.com/network
 OV_ETCD=http://198.18.0.254:2379
 OV_PIDS=()
 OV_NODES=()
-OV_PODS=()
 
 ov_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 ov_node_ns() { echo "wn$1-$OV_ID"; }
@@ -22,7 +21,10 @@ ov_node_ns() { echo "wn$1-$OV_ID"; }
 ov_cleanup() {
   local rc=$?
   set +e
-  for p in "${OV_PODS[@]}"; do ip netns del "$p" 2>/dev/null; done
+  # pods are created in command substitutions (subshells), so find them by name
+  for p in $(ip netns list | awk -v s="-$OV_ID" '$1 ~ "^wp-" && substr($1, length($1) - length(s) + 1) == s {print $1}'); do
+    ip netns del "$p" 2>/dev/null
+  done
   for pid in "${OV_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${OV_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
   for n in "${OV_NODES[@]}"; do ip netns pids "$(ov_node_ns "$n")" 2>/dev/null | xargs -r kill 2>/dev/null; ip netns del "$(ov_node_ns "$n")" 2>/dev/null; done
@@ -156,7 +158,7 @@ ov_flannel_emulate() {
 ov_pod() {
   local n=$1 name=$2 ns pod conf cni_path out plugin prev="" netconf env
   ns=$(ov_node_ns "$n"); pod="wp-$name-$OV_ID"
-  ip netns add "$pod"; OV_PODS+=("$pod")
+  ip netns add "$pod"
   ip -n "$pod" link set lo up
   conf=$(ov_conflist "$n"); cni_path=$(ov_cni_path)
   env=(CNI_COMMAND=ADD CNI_CONTAINERID="$name" CNI_NETNS="/var/run/netns/$pod" CNI_IFNAME=eth0 CNI_PATH="$cni_path")
