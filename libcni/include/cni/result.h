@@ -76,8 +76,10 @@ struct Result {
 /// Supported spec versions, oldest first: 0.1.0 0.2.0 0.3.0 0.3.1 0.4.0 1.0.0 1.1.0.
 const std::vector<std::string>& SupportedVersions();
 bool IsSupportedVersion(std::string_view v);
-/// Compares two "x.y.z" versions; throws Error(kDecodingFailure) for malformed strings with
-/// the reference's message ("unable to parse version string ...").
+/// Compares two versions like pkg/version.GreaterThanOrEqualTo ("" is 0.1.0, missing parts are
+/// 0): -1, 0 or 1. Malformed strings throw Error(kDecodingFailure) with ParseVersion's message
+/// ('invalid version "1.2.3.4": too many parts', 'failed to convert major version part "x":
+/// strconv.Atoi: parsing "x": invalid syntax').
 int CompareVersions(std::string_view a, std::string_view b);
 
 }  // namespace cni
