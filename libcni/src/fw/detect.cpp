@@ -33,6 +33,11 @@ BackendKind DetectIptablesKind() {
   return kind;
 }
 
+bool IptablesUsable() {
+  if (DetectIptablesKind() == BackendKind::kIptablesLegacy) return true;  // libiptc, in-process
+  return !FindCommand("iptables-restore").empty();
+}
+
 std::unique_ptr<Backend> MakeIptablesBackend(BackendKind kind) {
   switch (kind) {
     case BackendKind::kIptablesLegacy: return MakeIptcBackend();

@@ -74,8 +74,11 @@ std::string Nft::RunCapture(const std::string& cmd, bool json, int* rc) {
   auto* ctx = static_cast<nft_ctx*>(ctx_);
   a.set_flags(ctx, json ? NFT_CTX_OUTPUT_JSON | NFT_CTX_OUTPUT_HANDLE : 0);
   *rc = a.run(ctx, cmd.c_str());
-  if (*rc != 0) return Trim(a.get_error(ctx) ? a.get_error(ctx) : "");
-  return a.get_output(ctx) ? a.get_output(ctx) : "";
+  // Each get_*_buffer call hands over and resets the buffer: read both exactly once.
+  const char* out = a.get_output(ctx);
+  const char* err = a.get_error(ctx);
+  if (*rc != 0) return Trim(err ? err : "");
+  return out ? out : "";
 }
 
 void Nft::Run(const std::string& batch) {

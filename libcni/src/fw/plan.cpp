@@ -86,27 +86,32 @@ std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
   for (const Chain& c : chains) {
     TableState& st = states[c.table];
     if (!st.Has(c.name)) {
-      ops.push_back({Op::kNewChain, c.table, c.name, ""});
+      ops.push_back({Op::kNewChain, c.table, c.name, "", {}, 0});
       st.chains[c.name];
       st.chain_order.push_back(c.name);
     }
     for (const Args& a : c.rules) {
-      std::string r = Rule::Parse(family, a).Canonical();
+      Rule parsed = Rule::Parse(family, a);
+      std::string r = parsed.Canonical();
       std::vector<std::string>& have = st.chains[c.name];
       if (Contains(have, r)) continue;
-      ops.push_back({Op::kAppend, c.table, c.name, r});
+      ops.push_back({Op::kAppend, c.table, c.name, r, std::move(parsed), 0});
       have.push_back(r);
     }
     std::vector<std::string> entries = EntryRules(family, c);
     for (const std::string& entry : c.entry_chains) {
       std::vector<std::string>& have = st.chains[entry];
-      for (const std::string& r : entries) {
+      for (size_t i = 0; i < entries.size(); ++i) {
+        const std::string& r = entries[i];
         if (Contains(have, r)) continue;
+        Args a = i < c.entry_rules.size() ? c.entry_rules[i] : Args{};
+        a.insert(a.end(), {"-j", c.name});
+        Rule parsed = Rule::Parse(family, a);
         if (c.prepend_entry) {
-          ops.push_back({Op::kInsertFirst, c.table, entry, r});
+          ops.push_back({Op::kInsertFirst, c.table, entry, r, std::move(parsed), 0});
           have.insert(have.begin(), r);
         } else {
-          ops.push_back({Op::kAppend, c.table, entry, r});
+          ops.push_back({Op::kAppend, c.table, entry, r, std::move(parsed), 0});
           have.push_back(r);
         }
       }
@@ -127,15 +132,16 @@ std::vector<Op> PlanRemove(std::span<const Chain> chains, std::map<std::string, 
       std::vector<std::string>& rules = it->second;
       for (auto r = rules.begin(); r != rules.end();) {
         if (JumpsTo(*r, c.name)) {
-          ops.push_back({Op::kDelete, c.table, entry, *r});
+          ops.push_back({Op::kDelete, c.table, entry, *r, {},
+                         static_cast<size_t>(r - rules.begin())});
           r = rules.erase(r);
         } else {
           ++r;
         }
       }
     }
-    ops.push_back({Op::kFlush, c.table, c.name, ""});
-    ops.push_back({Op::kDeleteChain, c.table, c.name, ""});
+    ops.push_back({Op::kFlush, c.table, c.name, "", {}, 0});
+    ops.push_back({Op::kDeleteChain, c.table, c.name, "", {}, 0});
     st.chains.erase(c.name);
     std::erase(st.chain_order, c.name);
   }

@@ -28,6 +28,8 @@ struct Op {
   enum Kind { kNewChain, kAppend, kInsertFirst, kDelete, kFlush, kDeleteChain } kind;
   std::string table, chain;
   std::string rule;  // canonical text for kAppend/kInsertFirst/kDelete
+  Rule parsed;       // the rule itself for kAppend/kInsertFirst
+  size_t index = 0;  // kDelete: the rule's position in its chain when the op runs
 };
 
 /// Operations that make `chains` present; `states` maps table -> state and is updated.
