@@ -167,7 +167,8 @@ class Report:
         L.append("## portmap at scale\n")
         L.append("One portmap ADD and DEL while the nat table already holds N unrelated rules (loaded with one "
                  "iptables-restore). The floor is one iptables-restore transaction at the same table size.\n")
-        L.append(self.table(self.groups("portmap-scale"), ["ADD", "DEL", "ADD+DEL"]))
+        L.append(self.table([g for g in [self.by_id.get("portmap-0")] if g] + self.groups("portmap-scale"),
+                            ["ADD", "DEL", "ADD+DEL"]))
         L.append("")
         if "rules" in plot_files:
             L.append("![latency against existing nat rules](%s/%s)\n" % (plots_rel, plot_files["rules"]))
@@ -181,7 +182,7 @@ class Report:
         for gid, m in [("version-host-local", "VERSION"), ("version-bridge", "VERSION"), ("version-portmap", "VERSION"),
                        ("version-flannel", "VERSION"), ("host-local", "ADD"), ("host-local", "DEL"),
                        ("bridge", "ADD"), ("bridge", "DEL"), ("bridge-masq", "ADD"), ("bridge-masq", "DEL"),
-                       ("portmap", "ADD"), ("portmap", "DEL"), ("pods-br-1", "ADD+DEL"), ("pods-fl-1", "ADD+DEL")]:
+                       ("portmap-0", "ADD"), ("portmap-0", "DEL"), ("pods-br-1", "ADD+DEL"), ("pods-fl-1", "ADD+DEL")]:
             g = self.by_id.get(gid)
             if not g:
                 continue
@@ -253,16 +254,20 @@ class Report:
                     plots.append("'%s' using 1:2:3:4 with yerrorlines lw 2 title '%s'" % (path, label))
             if not plots:
                 continue
-            script = "\n".join([
-                "set terminal svg size 720,440 dynamic enhanced font 'sans,11' background rgb 'white'",
-                "set output '%s'" % os.path.join(plots_dir, fname),
-                "set title '%s'" % title, "set xlabel '%s'" % xl, "set ylabel '%s'" % yl,
-                "set key top left", "set grid", "set logscale y",
-                "set logscale x" if logx else "set offsets graph 0.05, graph 0.05, 0, 0",
-                "plot " + ", ".join(plots)])
-            r = subprocess.run([gp], input=script.encode(), capture_output=True)
-            if r.returncode == 0:
-                done[key] = fname
-            else:
-                print("gnuplot failed for %s: %s" % (fname, r.stderr.decode(errors="replace")))
+            body = ["set title '%s'" % title, "set xlabel '%s'" % xl, "set ylabel '%s'" % yl,
+                    "set key top left", "set grid", "set logscale y",
+                    "set logscale x" if logx else "set offsets graph 0.05, graph 0.05, 0, 0",
+                    "plot " + ", ".join(plots)]
+            # SVG is what the report links; BENCH_PNG=1 also writes a PNG beside it.
+            terms = [("svg size 720,440 dynamic enhanced font 'sans,11' background rgb 'white'", fname)]
+            if os.environ.get("BENCH_PNG"):
+                terms.append(("pngcairo size 720,440 font 'sans,10'", fname[:-4] + ".png"))
+            for term, out in terms:
+                script = "\n".join(["set terminal " + term,
+                                     "set output '%s'" % os.path.join(plots_dir, out)] + body)
+                r = subprocess.run([gp], input=script.encode(), capture_output=True)
+                if r.returncode == 0:
+                    done.setdefault(key, fname)
+                else:
+                    print("gnuplot failed for %s: %s" % (out, r.stderr.decode(errors="replace")))
         return done

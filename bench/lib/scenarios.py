@@ -52,6 +52,12 @@ class Bench:
                 return "not built" if side == "weft" else "missing %s" % p
         return None
 
+    def pod(self, side, i):
+        """Pod namespace i of a side (i = -1: the side's spare one). Each side has its own pods,
+        so state left behind by one side's failed call cannot break the other side."""
+        half = (len(self.pods) - 2) // 2
+        return self.pods[(0 if side == "ref" else half) + (half - 1 if i < 0 else i)]
+
     def cid(self, tag):
         self.seq += 1
         return "bench-%s-%d" % (tag, self.seq)
@@ -190,7 +196,6 @@ class Bench:
                          "dataDir": os.path.join(self.tmp, "br-" + side)}}
 
     def bridge(self, runs):
-        pod = "/run/netns/" + self.pods[-2]
         for masq in (False, True):
             fns = {}
             for side in ("ref", "weft"):
@@ -200,8 +205,9 @@ class Bench:
                     continue
                 path = self.bin(side, "bridge")
                 conf = self.bridge_conf(side, masq)
+                pod = "/run/netns/" + self.pod(side, -1)
 
-                def fn(path=path, conf=conf, side=side):
+                def fn(path=path, conf=conf, side=side, pod=pod):
                     cid = self.cid("br" + side)
                     a = cni(path, "ADD", json.dumps(conf).encode(), cid, pod)
                     dconf = dict(conf, prevResult=json.loads(a.out))
@@ -223,12 +229,12 @@ class Bench:
                     "ipam": {"type": "host-local", "subnet": "10.212.0.0/16",
                              "dataDir": os.path.join(self.tmp, "pmsetup")}}
             brg = self.bin("ref", "bridge") or self.bin("weft", "bridge")
-            c = cni(brg, "ADD", json.dumps(conf).encode(), "bench-pmsetup", "/run/netns/" + self.pods[-3],
+            c = cni(brg, "ADD", json.dumps(conf).encode(), "bench-pmsetup", "/run/netns/" + self.pods[-2],
                     cni_path=os.path.dirname(brg))
             self._prev = json.loads(c.out)
         return self._prev
 
-    def portmap(self, runs, nrules, series=None):
+    def portmap(self, runs, nrules):
         prev = self.portmap_prev()
         fns = {}
         for side in ("ref", "weft"):
@@ -244,16 +250,16 @@ class Bench:
 
             def fn(path=path, data=data, side=side):
                 cid = self.cid("pm" + side)
-                a = cni(path, "ADD", data, cid, "/run/netns/" + self.pods[-3])
-                d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-3])
+                a = cni(path, "ADD", data, cid, "/run/netns/" + self.pods[-2])
+                d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-2])
                 return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
             fns[side] = fn
         fl = "floor-fw-%d" % nrules
-        self.compare("portmap-%d" % nrules if series else "portmap", "portmap-scale" if series else "plugin",
-                     "portmap (tcp+udp mapping), %d rules in nat" % nrules if series else "portmap (tcp+udp mapping)",
-                     fns, runs, floor={"ADD": [fl + "/fw add"], "DEL": [fl + "/fw del"],
-                                       "ADD+DEL": [fl + "/fw add", fl + "/fw del"]},
-                     x=nrules, series=series)
+        self.compare("portmap-%d" % nrules, "portmap-scale" if nrules else "plugin",
+                     "portmap (tcp+udp mapping), %d rules in nat" % nrules, fns, runs,
+                     floor={"ADD": [fl + "/fw add"], "DEL": [fl + "/fw del"],
+                            "ADD+DEL": [fl + "/fw add", fl + "/fw del"]},
+                     x=nrules, series="rules")
 
     # ---- pod lifecycle --------------------------------------------------------------------------
     def chain_confs(self, side, flannel):
@@ -291,8 +297,8 @@ class Bench:
             first, conf, pm = self.chain_confs(side, flannel)
             cni_path = os.path.dirname(self.bin(side, "bridge"))
 
-            def pod_add(i, cid, first=first, conf=conf, pm=pm, cni_path=cni_path):
-                ns = "/run/netns/" + self.pods[i]
+            def pod_add(i, cid, first=first, conf=conf, pm=pm, cni_path=cni_path, side=side):
+                ns = "/run/netns/" + self.pod(side, i)
                 a = cni(first, "ADD", json.dumps(conf).encode(), cid, ns, cni_path=cni_path)
                 pconf = {"cniVersion": conf["cniVersion"], "name": conf["name"], "type": "portmap",
                          "capabilities": {"portMappings": True},
@@ -302,9 +308,9 @@ class Bench:
                 p = cni(pm, "ADD", json.dumps(pconf).encode(), cid, ns, cni_path=cni_path)
                 return _agg([a, p]), pconf
 
-            def pod_del(i, cid, pconf, first=first, conf=conf, pm=pm, cni_path=cni_path):
+            def pod_del(i, cid, pconf, first=first, conf=conf, pm=pm, cni_path=cni_path, side=side):
                 # cniVersion 0.3.1 as in the shipped conflist: libcni sends no prevResult on DEL
-                ns = "/run/netns/" + self.pods[i]
+                ns = "/run/netns/" + self.pod(side, i)
                 pconf = {k: v for k, v in pconf.items() if k != "prevResult"}
                 p = cni(pm, "DEL", json.dumps(pconf).encode(), cid, ns, cni_path=cni_path)
                 a = cni(first, "DEL", json.dumps(conf).encode(), cid, ns, cni_path=cni_path)
@@ -386,9 +392,9 @@ class Bench:
                 if n > have:
                     self.load_rules(have, n)
                     have = n
-                if n:
+                if n:  # 0 rules: the plugin row measured before
                     self.fw_floor(floor_runs, n)
-                self.portmap(runs, n, series="rules")
+                    self.portmap(runs, n)
         finally:
             if have:
                 sh("iptables-restore", "--noflush", "-w", "30", stdin=b"*nat\n-F WB-FILL\n-X WB-FILL\nCOMMIT\n")
