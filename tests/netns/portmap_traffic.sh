@@ -5,7 +5,8 @@
 # from the node (route_localnet + masquerade), hairpin from the pod to nodeIP:hostPort, a
 # hostIP-bound mapping (reachable on its address only), a UDP host port moved to a new pod while
 # the client keeps sending from the same source port (stale conntrack entry deleted), and that
-# DEL removes every per-container rule and the forwarding stops.
+# DEL removes every per-container rule and the forwarding stops; once with the iptables backend the
+# host uses and once with native nftables.
 set -euo pipefail
 [ "$(id -u)" -eq 0 ] || { echo "needs root"; exit 77; }
 WEFT_BIN=${WEFT_BIN:?}
@@ -21,7 +22,12 @@ cleanup() {
   rm -rf "$T"
 }
 trap cleanup EXIT
-fail() { echo "FAIL: $*"; ip netns exec $N iptables-save -t nat 2>/dev/null | grep -v '^#' || true; exit 1; }
+fail() {
+  echo "FAIL ($BACKEND): $*"
+  ip netns exec $N iptables-save -t nat 2>/dev/null | grep -v '^#' || true
+  ip netns exec $N nft list ruleset 2>/dev/null || true
+  exit 1
+}
 
 cat >"$T/net.py" <<'PYEOF'
 import socket, sys
@@ -86,9 +92,10 @@ start $PA udp-server 10.77.0.2 81 podA
 start $PB tcp-server 10.77.0.3 80 podB
 start $PB udp-server 10.77.0.3 81 podB
 
+BACKEND=iptables
 conf() { # $1 = pod ip
 cat <<JSON
-{"cniVersion":"1.0.0","name":"pmtest","type":"portmap",
+{"cniVersion":"1.0.0","name":"pmtest","type":"portmap","backend":"$BACKEND",
  "runtimeConfig":{"portMappings":[
    {"HostPort":8080,"ContainerPort":80,"Protocol":"tcp"},
    {"hostPort":8081,"containerPort":81,"protocol":"udp"},
@@ -113,37 +120,50 @@ expect() { # ns what expected-prefix args...
   fail "$what: got '$got', want '$want'"
 }
 
-cni $PA ADD ctrA "$(conf 10.77.0.2)" >/dev/null
-expect $C "tcp client->nodeIP:8080" "podA 192.168.77.2" tcp-client 192.168.77.1 8080
-expect $C "udp client->nodeIP:8081" "podA 192.168.77.2" udp-client 192.168.77.1 8081
-expect $N "tcp node->127.0.0.1:8080 (masqueraded)" "podA 10.77.0.1" tcp-client 127.0.0.1 8080
-expect $PA "hairpin pod->nodeIP:8080 (masqueraded)" "podA 10.77.0.1" tcp-client 192.168.77.1 8080
-expect $C "hostIP-bound 192.168.77.1:9090" "podA" tcp-client 192.168.77.1 9090
-expect $C "hostIP-bound mapping not on 192.168.78.1:9090" "ERR" tcp-client 192.168.78.1 9090
-expect $C "unbound mapping on 192.168.78.1:8080" "podA" tcp-client 192.168.78.1 8080
-cni $PA CHECK ctrA "$(conf 10.77.0.2)"
+suite() {
+  cni $PA ADD ctrA "$(conf 10.77.0.2)" >/dev/null
+  expect $C "tcp client->nodeIP:8080" "podA 192.168.77.2" tcp-client 192.168.77.1 8080
+  expect $C "udp client->nodeIP:8081" "podA 192.168.77.2" udp-client 192.168.77.1 8081
+  expect $N "tcp node->127.0.0.1:8080 (masqueraded)" "podA 10.77.0.1" tcp-client 127.0.0.1 8080
+  expect $PA "hairpin pod->nodeIP:8080 (masqueraded)" "podA 10.77.0.1" tcp-client 192.168.77.1 8080
+  expect $C "hostIP-bound 192.168.77.1:9090" "podA" tcp-client 192.168.77.1 9090
+  expect $C "hostIP-bound mapping not on 192.168.78.1:9090" "ERR" tcp-client 192.168.78.1 9090
+  expect $C "unbound mapping on 192.168.78.1:8080" "podA" tcp-client 192.168.78.1 8080
+  cni $PA CHECK ctrA "$(conf 10.77.0.2)"
 
-# UDP from a fixed source port keeps one conntrack entry alive; move the host port to pod B.
-expect $C "udp from fixed port 40000" "podA" udp-client 192.168.77.1 8081 40000
-ip netns exec $N conntrack -L -p udp 2>/dev/null | grep -q "dport=8081" || fail "no conntrack entry to start with"
-cni $PA DEL ctrA "$(conf 10.77.0.2)"
-ip netns exec $N conntrack -L -p udp 2>/dev/null | grep -q "dport=8081" && fail "DEL left the UDP conntrack entry"
-expect $C "tcp after DEL" "ERR" tcp-client 192.168.77.1 8080
-cni $PB ADD ctrB "$(conf 10.77.0.3)" >/dev/null
-expect $C "udp same source port reaches the new pod" "podB" udp-client 192.168.77.1 8081 40000
-expect $C "tcp to the new pod" "podB" tcp-client 192.168.77.1 8080
+  # UDP from a fixed source port keeps one conntrack entry alive; move the host port to pod B.
+  expect $C "udp from fixed port 40000" "podA" udp-client 192.168.77.1 8081 40000
+  ip netns exec $N conntrack -L -p udp 2>/dev/null | grep -q "dport=8081" || fail "no conntrack entry to start with"
+  cni $PA DEL ctrA "$(conf 10.77.0.2)"
+  ip netns exec $N conntrack -L -p udp 2>/dev/null | grep -q "dport=8081" && fail "DEL left the UDP conntrack entry"
+  expect $C "tcp after DEL" "ERR" tcp-client 192.168.77.1 8080
+  cni $PB ADD ctrB "$(conf 10.77.0.3)" >/dev/null
+  expect $C "udp same source port reaches the new pod" "podB" udp-client 192.168.77.1 8081 40000
+  expect $C "tcp to the new pod" "podB" tcp-client 192.168.77.1 8080
 
-# Stale entry on ADD: keep a flow to pod B, re-point the port to pod A without a DEL in between
-# (as after a crashed runtime): ADD must flush the entry too.
-expect $C "udp fixed port 40001 to pod B" "podB" udp-client 192.168.77.1 8081 40001
-cni $PA ADD ctrA "$(conf 10.77.0.2)" >/dev/null
-cni $PB DEL ctrB "$(conf 10.77.0.3)"
-expect $C "udp fixed port 40001 after re-ADD" "podA" udp-client 192.168.77.1 8081 40001
+  # Stale entry on ADD: keep a flow to pod B, re-point the port to pod A without a DEL in between
+  # (as after a crashed runtime): ADD must flush the entry too.
+  expect $C "udp fixed port 40001 to pod B" "podB" udp-client 192.168.77.1 8081 40001
+  cni $PA ADD ctrA "$(conf 10.77.0.2)" >/dev/null
+  cni $PB DEL ctrB "$(conf 10.77.0.3)"
+  expect $C "udp fixed port 40001 after re-ADD" "podA" udp-client 192.168.77.1 8081 40001
 
-cni $PA DEL ctrA "$(conf 10.77.0.2)"
-cni $PA DEL ctrA "$(conf 10.77.0.2)"  # idempotent
-left=$(ip netns exec $N iptables-save -t nat | grep -c 'CNI-DN-' || true)
-[ "$left" = 0 ] || fail "per-container rules left after DEL: $left"
-ip netns exec $N iptables-save -t nat | grep -q ':CNI-HOSTPORT-DNAT' || fail "shared chain removed"
-expect $C "udp after final DEL" "ERR" udp-client 192.168.77.1 8081
-echo "portmap traffic: OK"
+  cni $PA DEL ctrA "$(conf 10.77.0.2)"
+  cni $PA DEL ctrA "$(conf 10.77.0.2)"  # idempotent
+  if [ $BACKEND = iptables ]; then
+    left=$(ip netns exec $N iptables-save -t nat | grep -c 'CNI-DN-' || true)
+    ip netns exec $N iptables-save -t nat | grep -q ':CNI-HOSTPORT-DNAT' || fail "shared chain removed"
+  else
+    left=$(ip netns exec $N nft list table ip cni_hostport | grep -c 'comment "ctr' || true)
+    ip netns exec $N nft list chain ip cni_hostport hostports >/dev/null || fail "skeleton removed"
+  fi
+  [ "$left" = 0 ] || fail "per-container rules left after DEL: $left"
+  expect $C "udp after final DEL" "ERR" udp-client 192.168.77.1 8081
+  echo "portmap traffic ($BACKEND): OK"
+}
+
+for BACKEND in iptables nftables; do
+  # The shared iptables chains stay after the iptables run; drop them so only nft rules act.
+  [ $BACKEND = nftables ] && ip netns exec $N iptables -t nat -F && ip netns exec $N iptables -t nat -X
+  suite
+done
