@@ -167,3 +167,35 @@ TEST_CASE("net: bridge VLANs on a port", "[netns][net]") {
   hs.DelBridgeVlan(v.index, 200);
   CHECK(hs.BridgeVlans(v.index).size() == 1);
 }
+
+TEST_CASE("net: EnsureBridge creates once, accepts an existing bridge, rejects other kinds",
+          "[netns][net]") {
+  weft_test::TempNetns t("wtlk");
+  auto s = t.Socket();
+  bool created = false;
+  Link a = s.EnsureBridge({.name = "bre", .mac = M("02:00:00:00:0e:01")}, &created);
+  CHECK(created);
+  CHECK(a.mac == M("02:00:00:00:0e:01"));
+  Link b = s.EnsureBridge({.name = "bre", .mtu = 1000}, &created);
+  CHECK_FALSE(created);
+  CHECK(b.index == a.index);
+  CHECK(b.mtu == a.mtu);  // an existing bridge is not changed
+  s.CreateSimple("veth", "notbr");
+  CHECK_THROWS_WITH(s.EnsureBridge({.name = "notbr"}), "\"notbr\" already exists but is not a bridge");
+}
+
+TEST_CASE("net: veth created with master and up in one request", "[netns][net]") {
+  weft_test::TempNetns host("wtlk"), pod("wtlk");
+  auto hs = host.Socket();
+  Link br = hs.CreateBridge({.name = "brm"});
+  Link v = hs.CreateVeth({.name = "vm0", .peer_name = "eth0", .peer_netns_fd = pod.ns().fd(),
+                          .master = br.index, .up = true});
+  CHECK(v.master == br.index);
+  CHECK(v.up);
+  try {
+    hs.CreateVeth({.name = "vm0", .peer_name = "eth1", .peer_netns_fd = pod.ns().fd()});
+    FAIL("no throw");
+  } catch (const NetlinkError& e) {
+    CHECK(e.err() == EEXIST);
+  }
+}

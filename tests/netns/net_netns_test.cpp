@@ -26,15 +26,17 @@ TEST_CASE("net: Netns::Open verifies the path is a network namespace", "[netns][
     Netns::Open("/nonexistent/netns");
     FAIL("no throw");
   } catch (const cni::Error& e) {
-    CHECK(e.code() == cni::kIOFailure);
+    CHECK(e.code() == cni::kInternal);
     CHECK(std::string(e.what()) ==
-          "failed to open netns \"/nonexistent/netns\": No such file or directory");
+          "failed to open netns \"/nonexistent/netns\": failed to Statfs \"/nonexistent/netns\": "
+          "no such file or directory");
   }
   try {
     Netns::Open("/");
     FAIL("no throw");
   } catch (const cni::Error& e) {
     CHECK(std::string(e.what()).rfind("failed to open netns \"/\": unknown FS magic on \"/\": ", 0) == 0);
+    CHECK(std::string(e.what()).find_first_not_of("0123456789abcdef", std::string(e.what()).rfind(": ") + 2) == std::string::npos);
   }
   try {
     Netns::Open("/proc/self/ns/uts");

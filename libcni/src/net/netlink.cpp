@@ -177,7 +177,7 @@ int Transact(nl_sock* sk, nl_msg* m, const Handler* on_msg) {
 }
 
 [[noreturn]] void Fail(const std::string& what, int err) {
-  throw Error(kInternal, what + ": " + std::strerror(err));
+  throw NetlinkError(err, what + ": " + std::strerror(err));
 }
 
 /// A dump, retried while the kernel reports it was interrupted by a concurrent change.
@@ -535,6 +535,24 @@ Link Socket::CreateBridge(const BridgeSpec& s) {
   return GetLink(s.name);
 }
 
+Link Socket::EnsureBridge(const BridgeSpec& s, bool* created) {
+  if (created) *created = false;
+  auto l = FindLink(s.name);
+  if (!l) {
+    try {
+      l = CreateBridge(s);
+      if (created) *created = true;
+    } catch (const NetlinkError& e) {
+      if (e.err() != EEXIST) Fail("could not add " + Quoted(s.name), e.err());
+      l = FindLink(s.name);  // created by a concurrent ADD in between: use it
+      if (!l) Fail("could not add " + Quoted(s.name), EEXIST);
+    }
+  }
+  if (l->kind != "bridge")
+    throw Error(kInternal, Quoted(s.name) + " already exists but is not a bridge");
+  return *l;
+}
+
 Link Socket::CreateVeth(const VethSpec& s) {
   MsgPtr m = CreateMsg(s.name, s.mtu, s.mac);
   nlattr* li = Nest(m.get(), IFLA_LINKINFO);
@@ -550,6 +568,13 @@ Link Socket::CreateVeth(const VethSpec& s) {
   EndNest(m.get(), p);
   EndNest(m.get(), d);
   EndNest(m.get(), li);
+  // Master and IFF_UP ride on the create request: one round trip instead of three.
+  if (s.master) PutU32(m.get(), IFLA_MASTER, static_cast<uint32_t>(s.master));
+  if (s.up) {
+    auto* ifi = static_cast<ifinfomsg*>(nlmsg_data(nlmsg_hdr(m.get())));
+    ifi->ifi_flags = IFF_UP;
+    ifi->ifi_change = IFF_UP;
+  }
   if (int err = Transact(impl_->sk.get(), m.get(), nullptr))
     Fail("failed to create veth " + Quoted(s.name), err);
   return GetLink(s.name);

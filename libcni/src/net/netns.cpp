@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 
@@ -22,7 +23,20 @@ namespace cni::net {
 namespace {
 
 [[noreturn]] void ThrowOpen(std::string_view path, const std::string& why) {
-  throw Error(kIOFailure, "failed to open netns \"" + std::string(path) + "\": " + why);
+  throw Error(kInternal, "failed to open netns \"" + std::string(path) + "\": " + why);
+}
+
+// Go's syscall.Errno texts are strerror() with a lower-case first letter.
+std::string GoErrno(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
+std::string Hex(unsigned long v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%lx", v);
+  return buf;
 }
 
 }  // namespace
@@ -30,19 +44,19 @@ namespace {
 Netns Netns::Open(std::string_view path) {
   std::string p(path);
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) ThrowOpen(path, std::strerror(errno));
+  if (fd < 0) ThrowOpen(path, "failed to Statfs \"" + p + "\": " + GoErrno(errno));
   struct statfs st {};
   if (::fstatfs(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    ThrowOpen(path, std::strerror(err));
+    ThrowOpen(path, "failed to Statfs \"" + p + "\": " + GoErrno(err));
   }
   // nsfs on current kernels; PROC_SUPER_MAGIC on old ones that expose ns files in /proc.
   if (static_cast<unsigned long>(st.f_type) != NSFS_MAGIC &&
       static_cast<unsigned long>(st.f_type) != PROC_SUPER_MAGIC) {
     ::close(fd);
     ThrowOpen(path, "unknown FS magic on \"" + p + "\": " +
-                        std::to_string(static_cast<unsigned long>(st.f_type)));
+                        Hex(static_cast<unsigned long>(st.f_type)));
   }
   int type = ::ioctl(fd, NS_GET_NSTYPE);
   if (type >= 0 && type != CLONE_NEWNET) {

@@ -18,11 +18,23 @@
 #include <variant>
 #include <vector>
 
+#include "cni/error.h"
 #include "cni/ip.h"
 
 namespace cni::net {
 
 class Netns;
+
+/// A cni::Error (code 999) from a netlink request that also keeps the kernel's errno, for callers
+/// that must tell "File exists" from other failures.
+class NetlinkError : public Error {
+ public:
+  NetlinkError(int err, std::string msg) : Error(kInternal, std::move(msg)), errno_(err) {}
+  int err() const { return errno_; }
+
+ private:
+  int errno_;
+};
 
 /// A 48-bit Ethernet address.
 struct Mac {
@@ -78,6 +90,8 @@ struct VethSpec {
   std::string peer_name{};
   std::optional<Mac> peer_mac{};
   int peer_netns_fd = -1; // the peer is created directly in this namespace (-1: same namespace)
+  int master = 0;         // this end is attached to this bridge at creation (0: none)
+  bool up = false;        // this end is set up at creation
 };
 
 struct VxlanSpec {
@@ -175,6 +189,10 @@ class Socket {
   Link GetLink(const LinkId& id);  // throws `failed to find link "x"` (code 999) when missing
   std::vector<Link> Links();
   Link CreateBridge(const BridgeSpec& spec);
+  /// The bridge named spec.name, created with `spec` when missing (a concurrent creator's bridge is
+  /// accepted). Throws `could not add "x": <errno text>` or `"x" already exists but is not a
+  /// bridge`. `created` (optional) tells whether this call created it.
+  Link EnsureBridge(const BridgeSpec& spec, bool* created = nullptr);
   /// Creates the pair; returns this end (the peer is looked up through its namespace).
   Link CreateVeth(const VethSpec& spec);
   Link CreateVxlan(const VxlanSpec& spec);

@@ -11,8 +11,9 @@ namespace cni::net {
 
 class Netns {
  public:
-  /// Opens `path` (e.g. /var/run/netns/x, /proc/<pid>/ns/net). Throws cni::Error code 5 with the
-  /// reference's text: `failed to open netns "x": ...` / `... unknown FS magic on "x": 1234`.
+  /// Opens `path` (e.g. /var/run/netns/x, /proc/<pid>/ns/net). Throws cni::Error (999) with the
+  /// reference's (pkg/ns) text: `failed to open netns "x": failed to Statfs "x": no such file or
+  /// directory`, `... unknown FS magic on "x": 9fa0`, `... "x" is not a network namespace`.
   static Netns Open(std::string_view path);
   /// The namespace of the calling thread (/proc/thread-self/ns/net).
   static Netns Current();
