@@ -128,6 +128,12 @@ class Report:
                  "of a noisy machine cancels. **÷ floor** divides a median by the kernel's own cost of the same "
                  "work done directly (see Floors). Everything ran in throw-away network namespaces.\n")
 
+        summ = self.summary_lines()
+        if summ:
+            L.append("## Summary\n")
+            L.extend(summ)
+            L.append("")
+
         L.append("## Floors\n")
         L.append("The cost of the work itself, done directly with the standard tools in the same node namespace. "
                  "Deleting a veth pair or a netfilter rule waits for an RCU grace period that no plugin can avoid.\n")
@@ -209,6 +215,35 @@ class Report:
             L.append("### %s\n" % name)
             L.append(text.rstrip() + "\n")
         return "\n".join(L) + "\n"
+
+    def summary_lines(self):
+        """Headline bullets: one per comparison where both sides were measured."""
+        out = []
+        picks = [("host-local", "ADD+DEL", "host-local ADD+DEL"),
+                 ("bridge", "ADD", "bridge ADD"), ("bridge", "DEL", "bridge DEL"),
+                 ("bridge-masq", "ADD+DEL", "bridge ADD+DEL with ipMasq"),
+                 ("portmap-0", "ADD+DEL", "portmap ADD+DEL")]
+        lc = sorted((g for g in self.data["groups"] if g["section"] == "lifecycle"), key=lambda g: g["x"])
+        picks += [(g["id"], "ADD+DEL", g["title"] + ", ADD+DEL") for g in lc]
+        for sec in ("hl-scale", "portmap-scale"):
+            gs = sorted(self.groups(sec), key=lambda g: g["x"])
+            if gs:
+                picks.append((gs[-1]["id"], "ADD+DEL", gs[-1]["title"] + ", ADD+DEL"))
+        for gid, m, label in picks:
+            g = self.by_id.get(gid)
+            if not g:
+                continue
+            r, w = g["sides"].get("ref"), g["sides"].get("weft")
+            if not isinstance(r, dict) or not isinstance(w, dict) or m not in r or m not in w:
+                continue
+            rm, wm = summary(r[m]["wall"])[0], summary(w[m]["wall"])[0]
+            ratio = summary(pair_ratios(r[m]["wall"], w[m]["wall"]))[0]
+            fl = self.times_floor(g, "weft", m)
+            verdict = ("weft **%s× faster**" % fnum(ratio) if ratio >= 1.05 else
+                       "weft **%s× slower**" % fnum(1 / ratio) if ratio <= 0.95 else "**on par**")
+            out.append("- %s: reference %s ms, weft %s ms, %s (pairwise median)%s" % (
+                label, fnum(rm), fnum(wm), verdict, "; weft at %s its floor" % fl if fl != "-" else ""))
+        return out
 
     # ---- plots ----------------------------------------------------------------------------------
     def plot(self, plots_dir, tmp):
