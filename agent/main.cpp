@@ -9,9 +9,9 @@
 #include <memory>
 #include <thread>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "cni/error.h"
-#include "healthz.h"
+#include "agent/healthz.h"
 
 namespace {
 

@@ -1,0 +1,106 @@
+// weftd peer programming: the kernel entries per lease and the change sets between states.
+#include <catch2/catch.hpp>
+
+#include "agent/agent.h"
+
+using namespace weft::agent;
+
+static Ip4 IP(const char* s) { return *Ip4::Parse(s); }
+static Ip4Net Net(const char* s) { return *Ip4Net::Parse(s); }
+static Mac M(const char* s) { return *ParseMac(s); }
+
+static BackendContext Vxlan(bool direct = false, bool connected = false) {
+  BackendContext ctx;
+  ctx.backend.type = "vxlan";
+  ctx.backend.direct_routing = direct;
+  ctx.vxlan_dev = "flannel.1";
+  ctx.ext_dev = "eth0";
+  ctx.directly_connected = [connected](Ip4) { return connected; };
+  return ctx;
+}
+
+static Lease Peer(const char* sn, const char* pub, const char* mac, const char* type = "vxlan") {
+  return {Net(sn), {IP(pub), type, ParseMac(mac), 1}, 0};
+}
+
+TEST_CASE("agent peers: a vxlan peer needs ARP, FDB and an onlink route", "[agent][peers]") {
+  PeerEntries e = PeerEntriesFor(Vxlan(), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  CHECK(e.skip_reason.empty());
+  REQUIRE(e.neighs.size() == 1);
+  CHECK(e.neighs[0] == NeighEntry{IP("10.244.2.0"), M("0e:bb:bb:bb:bb:02")});
+  REQUIRE(e.fdbs.size() == 1);
+  CHECK(e.fdbs[0] == FdbEntry{M("0e:bb:bb:bb:bb:02"), IP("192.168.77.2")});
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("10.244.2.0/24"), IP("10.244.2.0"), "flannel.1", true});
+}
+
+TEST_CASE("agent peers: DirectRouting uses a plain route only for L2-adjacent peers", "[agent][peers]") {
+  PeerEntries e = PeerEntriesFor(Vxlan(true, true), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("10.244.2.0/24"), IP("192.168.77.2"), "eth0", false});
+  CHECK(e.neighs.empty());
+  CHECK(e.fdbs.empty());
+  e = PeerEntriesFor(Vxlan(true, false), Peer("10.244.2.0/24", "10.9.9.9", "0e:bb:bb:bb:bb:02"));
+  CHECK(e.fdbs.size() == 1);  // routed peer: VXLAN
+}
+
+TEST_CASE("agent peers: host-gw and foreign leases", "[agent][peers]") {
+  BackendContext hg = Vxlan();
+  hg.backend.type = "host-gw";
+  PeerEntries e = PeerEntriesFor(hg, Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("10.244.3.0/24"), IP("192.168.77.3"), "eth0", false});
+  e = PeerEntriesFor(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
+  CHECK(e.routes.empty());
+  CHECK(e.skip_reason.find("host-gw") != std::string::npos);
+  e = PeerEntriesFor(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "bad"));
+  CHECK(e.skip_reason == "no VtepMAC in BackendData");
+}
+
+TEST_CASE("agent peers: removal deletes every entry; MAC change swaps FDB in place", "[agent][peers]") {
+  BackendContext ctx = Vxlan();
+  PeerEntries old = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  Changes del = Diff(old, {});
+  CHECK(del.del_routes.size() == 1);
+  CHECK(del.del_neighs.size() == 1);
+  CHECK(del.del_fdbs.size() == 1);
+  CHECK(del.add_routes.empty());
+
+  PeerEntries now = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:03"));
+  Changes c = Diff(old, now);
+  CHECK(c.del_routes.empty());   // same route: untouched
+  CHECK(c.add_routes.empty());
+  CHECK(c.del_neighs.empty());   // replaced in place (neigh replace)
+  REQUIRE(c.add_neighs.size() == 1);
+  CHECK(c.add_neighs[0].mac == M("0e:bb:bb:bb:bb:03"));
+  REQUIRE(c.del_fdbs.size() == 1);  // flanneld leaves this one behind
+  CHECK(c.del_fdbs[0].mac == M("0e:bb:bb:bb:bb:02"));
+  REQUIRE(c.add_fdbs.size() == 1);
+  CHECK(Diff(now, now).empty());
+}
+
+TEST_CASE("agent peers: start-up reconcile removes peers that vanished while down", "[agent][peers]") {
+  BackendContext ctx = Vxlan();
+  std::map<Ip4Net, PeerEntries> want;
+  want[Net("10.244.2.0/24")] = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  PeerEntries gone = PeerEntriesFor(ctx, Peer("10.244.5.0/24", "192.168.77.5", "0e:bb:bb:bb:bb:05"));
+  KernelState k;
+  k.routes = {want.begin()->second.routes[0], gone.routes[0]};
+  k.neighs = {gone.neighs[0]};
+  k.fdbs = {gone.fdbs[0], want.begin()->second.fdbs[0]};
+  Changes c = Reconcile(k, Union(want));
+  CHECK(c.del_routes == gone.routes);
+  CHECK(c.del_neighs == gone.neighs);
+  CHECK(c.del_fdbs == gone.fdbs);
+  CHECK(c.add_routes.empty());
+  CHECK(c.add_fdbs.empty());
+  CHECK(c.add_neighs == want.begin()->second.neighs);
+}
+
+TEST_CASE("agent peers: stable VtepMAC is locally administered unicast", "[agent][peers]") {
+  Mac a = StableMac("machine|198.18.0.1|1");
+  CHECK(a == StableMac("machine|198.18.0.1|1"));
+  CHECK(a != StableMac("machine|198.18.0.2|1"));
+  CHECK((a[0] & 0x01) == 0);
+  CHECK((a[0] & 0x02) == 0x02);
+}
