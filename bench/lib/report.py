@@ -199,13 +199,21 @@ class Report:
         L.append("")
 
         L.append("## Binary sizes\n")
-        L.append("| plugin | reference bytes | weft bytes | ref/weft |\n|---|---:|---:|---:|")
-        sz = {(s["side"], s["plugin"]): s["bytes"] for s in d["sizes"]}
+        L.append("Stripped is what an install ships (Debian's binaries are already stripped; a weft build "
+                 "directory keeps debug info).\n")
+        L.append("| plugin | reference bytes | weft bytes | reference stripped | weft stripped | ref/weft stripped |")
+        L.append("|---|---:|---:|---:|---:|---:|")
+        sz = {(s["side"], s["plugin"]): s for s in d["sizes"]}
+
+        def num(row, k):
+            return "{:,}".format(row[k]) if row and row.get(k) else None
         for p in ("host-local", "bridge", "portmap", "flannel"):
             r, w = sz.get(("ref", p)), sz.get(("weft", p))
-            L.append("| %s | %s | %s | %s |" % (p, "{:,}".format(r) if r else "*not given*",
-                                                 "{:,}".format(w) if w else "*not built*",
-                                                 "%s×" % fnum(r / w) if r and w else "-"))
+            rs, ws = (r or {}).get("stripped"), (w or {}).get("stripped")
+            L.append("| %s | %s | %s | %s | %s | %s |" % (
+                p, num(r, "bytes") or "*not given*", num(w, "bytes") or "*not built*",
+                num(r, "stripped") or "-", num(w, "stripped") or "-",
+                "**%s×**" % fnum(rs / ws) if rs and ws else "-"))
         L.append("")
 
         L.append("## Component benchmarks\n")

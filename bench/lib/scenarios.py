@@ -330,7 +330,8 @@ class Bench:
         what = "flannel → bridge → host-local, portmap" if flannel else "bridge → host-local, portmap"
         self.compare("pods-%s-%d" % ("fl" if flannel else "br", npods), "lifecycle",
                      "%s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
-                     floor={"ADD": ["floor-veth/veth add"], "DEL": ["floor-veth/veth del"]} if npods == 1 else None,
+                     floor={"ADD": ["floor-veth/veth add", "floor-fw-0/fw add"],
+                            "DEL": ["floor-veth/veth del", "floor-fw-0/fw del"]} if npods == 1 else None,
                      x=npods, series="flannel" if flannel else "bridge")
 
     # ---- scale ----------------------------------------------------------------------------------
@@ -401,13 +402,23 @@ class Bench:
 
 
 def sizes_of(cfg):
+    """Bytes on disk and stripped (strip -o into tmp; what `cmake --install --strip` ships)."""
     out = []
     for side in ("ref", "weft"):
         for p in ("host-local", "bridge", "portmap", "flannel"):
             d = cfg["weft_bin"] if side == "weft" else cfg["ref_bin"]
             path = os.path.join(d, p) if not (side == "ref" and p == "flannel") else cfg["ref_flannel"]
-            out.append({"side": side, "plugin": p,
-                        "bytes": os.path.getsize(path) if path and os.path.isfile(path) else None})
+            row = {"side": side, "plugin": p, "bytes": None, "stripped": None}
+            if path and os.path.isfile(path):
+                row["bytes"] = os.path.getsize(path)
+                tmp = os.path.join(cfg["tmp"], "stripped-%s-%s" % (side, p))
+                try:
+                    sh("strip", "-o", tmp, path)
+                    row["stripped"] = os.path.getsize(tmp)
+                    os.unlink(tmp)
+                except (CallError, OSError):
+                    pass
+            out.append(row)
     return out
 
 
