@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -95,6 +96,50 @@ ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view inp
   }
   res.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
   return res;
+}
+
+std::vector<ProcResult> RunParallel(const std::vector<std::vector<std::string>>& argvs) {
+  struct Child {
+    pid_t pid = -1;
+    UniqueFd out, err;
+  };
+  std::vector<Child> children(argvs.size());
+  auto slurp = [](int fd) {
+    std::string s;
+    char buf[65536];
+    lseek(fd, 0, SEEK_SET);
+    for (ssize_t r; (r = read(fd, buf, sizeof buf)) > 0;) s.append(buf, static_cast<size_t>(r));
+    return s;
+  };
+  for (size_t i = 0; i < argvs.size(); ++i) {
+    std::string exe = FindCommand(argvs[i].at(0));
+    if (exe.empty()) throw Error(kInternal, "executable file not found in $PATH: " + argvs[i][0]);
+    Child& c = children[i];
+    c.out = UniqueFd(memfd_create("weft-out", MFD_CLOEXEC));
+    c.err = UniqueFd(memfd_create("weft-err", MFD_CLOEXEC));
+    if (!c.out || !c.err) throw Error::Errno(errno, "memfd_create");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_adddup2(&fa, c.out.get(), 1);
+    posix_spawn_file_actions_adddup2(&fa, c.err.get(), 2);
+    std::vector<char*> cargv;
+    for (const std::string& a : argvs[i]) cargv.push_back(const_cast<char*>(a.c_str()));
+    cargv.push_back(nullptr);
+    int rc = posix_spawn(&c.pid, exe.c_str(), &fa, nullptr, cargv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (rc != 0) throw Error::Errno(rc, "spawn " + exe);
+  }
+  std::vector<ProcResult> results(argvs.size());
+  for (size_t i = 0; i < children.size(); ++i) {
+    int st = 0;
+    while (waitpid(children[i].pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    results[i].status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    results[i].out = slurp(children[i].out.get());
+    results[i].err = slurp(children[i].err.get());
+  }
+  return results;
 }
 
 std::string DescribeFailure(const std::vector<std::string>& argv, const ProcResult& r) {

@@ -17,6 +17,10 @@ struct ProcResult {
 /// Runs argv[0] (searched on PATH, then /usr/sbin and /sbin) with `input` on stdin.
 ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view input);
 
+/// Runs every argv concurrently (stdin empty, output collected in memory files, so no pipe can
+/// fill up) and returns their results in order; wall time is that of the slowest.
+std::vector<ProcResult> RunParallel(const std::vector<std::vector<std::string>>& argvs);
+
 /// Full path of a command as RunProcess finds it, "" when missing.
 std::string FindCommand(std::string_view name);
 

@@ -1,8 +1,9 @@
-// The iptables backend that drives the iptables command itself: one `iptables-save -t <table>`
-// to read the current rules and one `iptables-restore --noflush` to apply every change of the
+// The iptables backend that drives the iptables command itself: a read of the current rules of
+// the chains involved and one `iptables-restore --noflush` to apply every change of the
 // call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
 // This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
-// where the host's iptables tools show them. Read-modify-write is serialised across processes by
+// where the host's iptables tools show them. Reading is scoped to the chains of the call (see
+// ReadChains), so a big nat table does not slow every call down. Read-modify-write is serialised across processes by
 // /run/xtables.lock with a bounded wait (iptables-nft does not take that lock itself, so holding
 // it around both steps cannot deadlock). For the legacy flavour the child takes the xtables lock
 // itself (-w), and our read-modify-write is serialised by a separate weft lock.
@@ -10,6 +11,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "cni/error.h"
@@ -31,18 +33,18 @@ class RestoreBackend : public Backend {
 
   void Ensure(Family family, std::span<const Chain> chains) override {
     UniqueFd lock = Lock();
-    std::map<std::string, TableState> states = Read(family, TablesOf(chains));
+    std::map<std::string, TableState> states = ReadChains(family, chains);
     Apply(family, PlanEnsure(family, chains, states));
   }
 
   void Remove(Family family, std::span<const Chain> chains) override {
     UniqueFd lock = Lock();
-    std::map<std::string, TableState> states = Read(family, TablesOf(chains));
+    std::map<std::string, TableState> states = ReadChains(family, chains);
     Apply(family, PlanRemove(chains, states));
   }
 
   std::optional<std::string> Check(Family family, std::span<const Chain> chains) override {
-    return CheckState(family, chains, Read(family, TablesOf(chains)));
+    return CheckState(family, chains, ReadChains(family, chains));
   }
 
   bool ChainExists(Family family, std::string_view table, std::string_view chain) override {
@@ -80,6 +82,54 @@ class RestoreBackend : public Backend {
     if (!FlockWithTimeout(fd.get(), std::chrono::milliseconds(kLockTimeoutMs)))
       throw Error(kTryAgainLater, std::string("timed out waiting for lock ") + path);
     return fd;
+  }
+
+  // Only the chains a call touches (its chains and their entry chains). On nf_tables
+  // `iptables -S CHAIN` fetches just that chain, while iptables-save dumps the whole table (about
+  // 200 ms at 10,000 rules), so the chains are read by concurrent `-S` processes; legacy
+  // iptables always reads the whole table, so one iptables-legacy-save is cheaper there.
+  std::map<std::string, TableState> ReadChains(Family family, std::span<const Chain> chains) {
+    if (legacy_) return Read(family, TablesOf(chains));
+    std::vector<std::pair<std::string, std::string>> wanted;  // (table, chain)
+    auto want = [&](const std::string& table, const std::string& chain) {
+      std::pair<std::string, std::string> k{table, chain};
+      if (std::find(wanted.begin(), wanted.end(), k) == wanted.end()) wanted.push_back(k);
+    };
+    for (const Chain& c : chains) {
+      want(c.table, c.name);
+      for (const std::string& e : c.entry_chains) want(c.table, e);
+    }
+    std::vector<std::vector<std::string>> argvs;
+    std::string ipt = family == Family::kIPv4 ? "iptables" : "ip6tables";
+    for (const auto& [table, chain] : wanted) argvs.push_back({ipt, "-t", table, "-S", chain});
+    std::vector<ProcResult> results = RunParallel(argvs);
+    std::map<std::string, TableState> states;
+    for (size_t i = 0; i < wanted.size(); ++i) {
+      const auto& [table, chain] = wanted[i];
+      TableState& st = states[table];
+      const ProcResult& r = results[i];
+      if (r.status != 0) {
+        // A missing chain (or table) exits 1 with "No chain/target/match by that name", or on
+        // iptables-nft 1.8.9 with "chain `X' in table `nat' is incompatible": absent, as
+        // go-iptables' ChainExists treats it.
+        if (r.status == 1 && (r.err.find("by that name") != std::string::npos ||
+                              r.err.find("is incompatible") != std::string::npos))
+          continue;
+        throw Error(kInternal, DescribeFailure(argvs[i], r));
+      }
+      st.chain_order.push_back(chain);
+      std::vector<std::string>& rules = st.chains[chain];
+      size_t pos = 0;
+      std::string prefix = "-A " + chain + " ";
+      while (pos < r.out.size()) {
+        size_t end = r.out.find('\n', pos);
+        if (end == std::string::npos) end = r.out.size();
+        std::string_view line(r.out.data() + pos, end - pos);
+        pos = end + 1;
+        if (line.starts_with(prefix)) rules.emplace_back(line.substr(prefix.size()));
+      }
+    }
+    return states;
   }
 
   std::map<std::string, TableState> Read(Family family, const std::set<std::string>& tables) {

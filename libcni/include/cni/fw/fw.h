@@ -102,6 +102,10 @@ class Backend {
 /// the binary the `iptables` on PATH resolves to (the Debian alternatives symlink), cached.
 BackendKind DetectIptablesKind();
 
+/// Whether the host's iptables can be driven at all (its tools are installed), without running
+/// them: the "iptables unless unusable" half of the reference's automatic choice.
+bool IptablesUsable();
+
 /// Backend for a config key value: "" (auto) and "iptables" pick DetectIptablesKind(); "nftables"
 /// is the native nftables backend (use cni/fw/nft.h for it; this returns nullptr then).
 std::unique_ptr<Backend> MakeIptablesBackend(BackendKind kind);

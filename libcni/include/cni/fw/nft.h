@@ -1,7 +1,7 @@
 // Native nftables through libnftables, for the reference's newest layouts (portmap's
 // `ip`/`ip6 cni_hostport`, ipMasq's `inet cni_plugins_masquerade`), where rules of many
 // containers share chains and are told apart by their comment. A batch of nft commands runs as
-// one transaction (nft_run_cmd_from_buffer); listings use nft's JSON output with rule handles,
+// one transaction (nft_run_cmd_from_buffer); listings parse nft's text output with rule handles,
 // so a DEL is "list once, delete by handle in one batch". libnftables (and its dependency tree)
 // is dlopen'ed on first use, so binaries that never pick nftables don't load it.
 #pragma once
@@ -17,7 +17,7 @@ struct NftRule {
   std::string chain;
   uint64_t handle = 0;
   std::string comment;
-  std::string text;  // the rule body as `nft list` prints it (expressions only, no comment)
+  std::string text;  // the rule body as `nft list` prints it, without comment and handle
 };
 
 class Nft {
@@ -40,7 +40,7 @@ class Nft {
   static bool Usable();
 
  private:
-  std::string RunCapture(const std::string& cmd, bool json, int* rc);
+  std::string RunCapture(const std::string& cmd, int* rc);
   void* ctx_ = nullptr;
 };
 
