@@ -66,7 +66,10 @@ class Bench:
                 record_first=False, metrics=("ADD", "DEL", "ADD+DEL")):
         """Runs fns["ref"]/fns["weft"] (callables returning {metric: Call}, or a reason string)
         alternately `runs` times and records the group."""
-        g = {"id": gid, "section": section, "title": title, "runs": runs, "floor": floor or {},
+        floor = dict(floor or {})
+        if "ADD" in floor and "DEL" in floor and "ADD+DEL" in metrics:
+            floor.setdefault("ADD+DEL", floor["ADD"] + floor["DEL"])
+        g = {"id": gid, "section": section, "title": title, "runs": runs, "floor": floor,
              "x": x, "series": series, "sides": {}, "first": {}, "metrics": list(metrics)}
         live = {}
         for side in ("ref", "weft"):
