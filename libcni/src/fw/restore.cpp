@@ -54,8 +54,9 @@ class RestoreBackend : public Backend {
   std::map<std::string, std::vector<std::string>> List(Family family,
                                                        std::string_view table) override {
     std::map<std::string, std::vector<std::string>> out;
-    for (auto& [name, rules] : Read(family, {std::string(table)})[std::string(table)].chains)
-      out[name] = rules;
+    // Keep the map alive: a range-for over a member of a temporary's element dangles.
+    auto tables = Read(family, {std::string(table)});
+    for (auto& [name, rules] : tables[std::string(table)].chains) out[name] = rules;
     return out;
   }
 
