@@ -299,7 +299,7 @@ class Report:
                 continue
             body = ["set title '%s'" % title, "set xlabel '%s'" % xl, "set ylabel '%s'" % yl,
                     "set key top left", "set grid", "set logscale y",
-                    "set logscale x" if logx else "set offsets graph 0.05, graph 0.05, 0, 0",
+                    "set logscale x" if logx else "set xrange [0:*]\nset offsets 0, graph 0.05, 0, 0",
                     "plot " + ", ".join(plots)]
             # SVG is what the report links; BENCH_PNG=1 also writes a PNG beside it.
             terms = [("svg size 720,440 dynamic enhanced font 'sans,11' background rgb 'white'", fname)]
