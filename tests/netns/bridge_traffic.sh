@@ -53,7 +53,7 @@ ip -n $NODE -j addr show wbr0 | jq -e '[.[0].addr_info[].local] | index("10.244.
 [ "$(ip netns exec $NODE sysctl -n net.ipv4.ip_forward)" = 1 ] || fail "ip_forward"
 [ "$(ip netns exec $NODE sysctl -n net.ipv6.conf.all.forwarding)" = 1 ] || fail "v6 forwarding"
 [ "$(ip netns exec $P1 sysctl -n net.ipv6.conf.eth0.accept_dad)" = 0 ] || fail "accept_dad"
-ip -n $P1 -6 addr show dev eth0 | grep -q tentative && fail "tentative v6 address after ADD"
+ip -n $P1 -6 addr show dev eth0 | grep >/dev/null tentative && fail "tentative v6 address after ADD"
 ip -n $P1 -j route show default | jq -e '.[0].gateway == "10.244.7.1"' >/dev/null || fail "default route v4"
 ip -n $P1 -6 -j route show default | jq -e '.[0].gateway == "fd77::1"' >/dev/null || fail "default route v6"
 ok "links, addresses, sysctls, routes"
@@ -81,14 +81,14 @@ cni $NODE DEL /run/netns/$P1 c1 eth0 "$CONF" || fail "DEL c1"
 cni $NODE DEL /run/netns/$P1 c1 eth0 "$CONF" || fail "DEL c1 twice"
 ip -n $P1 link show eth0 2>/dev/null && fail "eth0 left in pod1"
 ip -n $NODE link show $V1 2>/dev/null && fail "host veth left"
-ip netns exec $NODE iptables -t nat -S | grep -q 'id: \\"c1\\"' && fail "c1 rules left"
-ip netns exec $NODE ip6tables -t nat -S | grep -q 'id: \\"c1\\"' && fail "c1 v6 rules left"
+ip netns exec $NODE iptables -t nat -S | grep >/dev/null 'id: \\"c1\\"' && fail "c1 rules left"
+ip netns exec $NODE ip6tables -t nat -S | grep >/dev/null 'id: \\"c1\\"' && fail "c1 v6 rules left"
 ok "DEL, DEL twice"
 
 # DEL with the namespace gone: the reference leaks the masquerade chain; we do not.
 ip netns del $P2
 cni $NODE DEL /run/netns/$P2 c2 eth0 "$CONF" || fail "DEL c2 with netns gone"
-ip netns exec $NODE iptables -t nat -S | grep -q 'id: \\"c2\\"' && fail "c2 rules left after DEL without netns"
+ip netns exec $NODE iptables -t nat -S | grep >/dev/null 'id: \\"c2\\"' && fail "c2 rules left after DEL without netns"
 [ -z "$(ls $T/ipam/wbnet$$ | grep -v -e lock -e last_reserved)" ] || fail "IPs not released"
 ok "DEL with namespace gone removes rules and IPs"
 
