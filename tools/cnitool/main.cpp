@@ -188,7 +188,12 @@ int Run(int argc, char** argv) {
       }
       runner.GcList(list, keep);
     } else if (status->parsed()) {
-      if (cni::CompareVersions(list.cni_version.empty() ? "0.1.0" : list.cni_version, "1.1.0") < 0) {
+      bool old = true;
+      try {
+        old = cni::CompareVersions(list.cni_version, "1.1.0") < 0;
+      } catch (const cni::Error&) {
+      }
+      if (old) {
         std::cerr << "cnitool: network " << list.name << " has cniVersion " << list.cni_version
                   << "; STATUS needs 1.1.0, no plugin was asked\n";
       }

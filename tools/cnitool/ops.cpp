@@ -326,7 +326,13 @@ void CniRunner::GcList(const NetworkConfigList& list, const std::optional<std::v
 }
 
 void CniRunner::StatusList(const NetworkConfigList& list) const {
-  if (!AtLeast(list.cni_version, "1.1.0")) return;
+  bool supported = false;
+  try {
+    supported = AtLeast(list.cni_version, "1.1.0");
+  } catch (const cni::Error&) {
+    // The reference ignores an unparsable version here and asks nobody.
+  }
+  if (!supported) return;
   Json inject = Json::object();
   inject["name"] = list.name;
   inject["cniVersion"] = list.cni_version;
