@@ -21,6 +21,7 @@
 #include "cni/net/sysctl.h"
 #include "config.h"
 #include "masq.h"
+#include "spoofcheck.h"
 
 namespace bridge {
 namespace {
@@ -285,6 +286,22 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   };
   result.interfaces = {iface(br, ""), iface(hostveth, ""), iface(contveth, a.netns)};
 
+  // macspoofchk rules are rolled back if the ADD fails later (as the reference's deferred teardown).
+  std::string ref_id = a.container_id + "-" + a.ifname;
+  bool spoof_ok = !n.macspoofchk;
+  struct SpoofRollback {
+    const bool& ok;
+    const std::string& ref;
+    ~SpoofRollback() {
+      if (ok) return;
+      try {
+        TeardownSpoofCheck(ref);
+      } catch (...) {
+      }
+    }
+  } spoof_rollback{spoof_ok, ref_id};
+  if (n.macspoofchk) SetupSpoofCheck(hostveth.name, result.interfaces[2].mac, ref_id);
+
   if (l3) {
     cni::Result ipam = cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version);
     bool ok = false;
@@ -357,6 +374,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
     }
   }
 
+  spoof_ok = true;
   // The bridge MAC as it is now (an existing, unpinned bridge may have changed it).
   if (auto b = host.FindLink(br.index); b && b->mac) result.interfaces[0].mac = b->mac->String();
   if (!n.dns.empty()) result.dns = n.dns;
@@ -378,6 +396,14 @@ void CmdDel(const cni::CallArgs& a) {
     }
   }
   if (n.layer3()) errs.Try([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
+  if (n.macspoofchk) {
+    // As the reference: a teardown failure is reported on stderr and does not fail the DEL.
+    try {
+      TeardownSpoofCheck(a.container_id + "-" + a.ifname);
+    } catch (const Error& e) {
+      std::fprintf(stderr, "failed to teardown spoof-check: %s\n", e.what());
+    }
+  }
   // Better than the reference: the masquerade rules are found from (network, container ID,
   // ifname), so they are removed even when the interface or the namespace is already gone.
   if (n.layer3() && n.ip_masq) errs.Try([&] { TeardownMasq(n, a.container_id, a.ifname); });

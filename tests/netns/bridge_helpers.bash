@@ -21,7 +21,7 @@ cni() {
 # tcp_probe <client-ns> <server-ns> <server-ip>: a TCP round trip from client to server.
 tcp_probe() {
   local cns=$1 sns=$2 ip=$3 port=$((20000 + RANDOM % 20000))
-  ip netns exec "$sns" /usr/bin/python3 - "$ip" "$port" <<'PY' &
+  ip netns exec "$sns" /usr/bin/python3 - "$ip" "$port" 2>/dev/null <<'PY' &
 import socket, sys
 fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 s = socket.socket(fam, socket.SOCK_STREAM)
@@ -49,7 +49,7 @@ else:
 s.sendall(b"weft")
 print(s.recv(64).decode())
 PY
-) || true
+) 2>/dev/null || true
   wait $srv || true
   [ "$out" = weft ]
 }

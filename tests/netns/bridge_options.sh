@@ -103,6 +103,24 @@ else
   echo "note: nft unusable here, nftables backend not exercised"
 fi
 
+# --- macspoofchk: the reference's bridge-family rules; a pod that changes its MAC is cut off.
+if ip netns exec $NODE nft list tables >/dev/null 2>&1; then
+  mkns wbs1$$; mkns wbs2$$
+  C="{\"cniVersion\":\"1.0.0\",\"name\":\"spoof\",\"type\":\"bridge\",\"bridge\":\"sbr0\",\"macspoofchk\":true,$(ipam 10.38.0.0/24)}"
+  cni $NODE ADD /run/netns/wbs1$$ s1 eth0 "$C" >/dev/null || fail "spoofchk ADD s1"
+  cni $NODE ADD /run/netns/wbs2$$ s2 eth0 "$C" >/dev/null || fail "spoofchk ADD s2"
+  [ "$(ip netns exec $NODE nft -j list chain bridge nat PREROUTING | jq '[.nftables[].rule? | select(.comment == "macspoofchk-s1-eth0")] | length')" = 1 ] || fail "PREROUTING rule"
+  [ "$(ip netns exec $NODE nft -j list chain bridge nat cni-br-iface-s1-eth0-mac | jq '[.nftables[].rule? | select(.comment == "macspoofchk-s1-eth0")] | length')" = 2 ] || fail "-mac rules"
+  tcp_probe wbs1$$ wbs2$$ 10.38.0.3 || fail "traffic with the right MAC"
+  ip -n wbs1$$ link set eth0 address 02:66:66:66:66:66
+  ip -n wbs1$$ neigh flush all
+  tcp_probe wbs1$$ wbs2$$ 10.38.0.3 && fail "spoofed MAC not dropped"
+  cni $NODE DEL /run/netns/wbs1$$ s1 eth0 "$C" >/dev/null || fail "spoofchk DEL"
+  ip netns exec $NODE nft list table bridge nat | grep >/dev/null 'macspoofchk-s1-eth0' && fail "spoofchk rules left"
+  ip netns exec $NODE nft list table bridge nat | grep >/dev/null 'macspoofchk-s2-eth0' || fail "s2 rules removed too"
+  ok "macspoofchk"
+fi
+
 # --- a host with IPv6 disabled: IPv4 configs work.
 NODE6=wbo6$$; mkns $NODE6; mkns wbo6p$$
 ip netns exec $NODE6 sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
