@@ -15,6 +15,10 @@ OV_ETCD=http://198.18.0.254:2379
 OV_PIDS=()
 OV_NODES=()
 
+# grep for pipelines: reads all input (grep -q exits at the first match, the writer then dies of
+# SIGPIPE and `set -o pipefail` turns a match into a failure).
+gq() { grep "$@" >/dev/null; }
+
 ov_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 ov_node_ns() { echo "wn$1-$OV_ID"; }
 
@@ -113,7 +117,7 @@ ov_wait_ready() {
 # ov_wait_route N DST: until node N has a route to DST (5 s).
 ov_wait_route() {
   for _ in $(seq 100); do
-    ip -n "$(ov_node_ns "$1")" route show "$2" | grep -q . && return 0
+    ip -n "$(ov_node_ns "$1")" route show "$2" | gq . && return 0
     sleep 0.05
   done
   echo "node $1 has no route to $2" >&2; return 1

@@ -21,15 +21,23 @@ gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
 ov_etcd
 ov_config
 for i in 1 2 3; do ov_node $i; done
+# nodes 1 and 2 both remember 10.42.200.0/24 from an old subnet.env and start together: one wins
+# the create transaction, the other must retry (flanneld exits 1 here) and take another subnet.
+for i in 1 2; do printf 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.200.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' >"$OV_TMP/n$i/subnet.env"; done
 for i in 1 2 3; do ov_weftd $i --ip-masq; done
 for i in 1 2 3; do ov_wait_ready $i; done
 pass "three weftd ready"
+s1=$(ov_subnet 1); s2=$(ov_subnet 2)
+[ "$s1" != "$s2" ] || fail "nodes 1 and 2 share $s1"
+[ "$s1" = 10.42.200.1/24 ] || [ "$s2" = 10.42.200.1/24 ] || fail "neither node reused 10.42.200.0/24 ($s1, $s2)"
+if grep -h "lost the race" "$OV_TMP"/n[12]/weftd.log; then pass "lost lease race retried"; else
+  pass "previous subnet reused once, the other node picked a new one (no race this run)"; fi
 
 # subnet.env exactly as flanneld writes it
 for i in 1 2 3; do
   env=$OV_TMP/n$i/subnet.env
   [ "$(sed -n 1p "$env")" = "FLANNEL_NETWORK=10.42.0.0/16" ] || fail "subnet.env line 1: $(cat "$env")"
-  sed -n 2p "$env" | grep -qxE 'FLANNEL_SUBNET=10\.42\.[0-9]+\.1/24' || fail "subnet.env line 2"
+  sed -n 2p "$env" | gq -xE 'FLANNEL_SUBNET=10\.42\.[0-9]+\.1/24' || fail "subnet.env line 2"
   [ "$(sed -n 3,4p "$env")" = $'FLANNEL_MTU=1450\nFLANNEL_IPMASQ=true' ] || fail "subnet.env MTU/IPMASQ"
   [ "$(wc -l <"$env")" -eq 4 ] || fail "subnet.env has extra lines"
   [ "$(stat -c %a "$env")" = 644 ] || fail "subnet.env mode"
@@ -51,7 +59,7 @@ pass "lease keys/values and etcd leases"
 ip -n "$(n 1)" -d -j link show flannel.1 | jq -e '.[0].mtu == 1450 and .[0].linkinfo.info_data.id == 1
    and .[0].linkinfo.info_data.local == "198.18.0.1" and .[0].linkinfo.info_data.port == 8472
    and (.[0].linkinfo.info_data.learning | not)' >/dev/null || fail "flannel.1 attributes"
-ip -n "$(n 1)" -4 addr show dev flannel.1 | grep -q "inet $(gw_of 1)/32" || fail "flannel.1 address"
+ip -n "$(n 1)" -4 addr show dev flannel.1 | gq "inet $(gw_of 1)/32" || fail "flannel.1 address"
 pass "flannel.1 device and /32 address"
 
 # per-peer ARP, FDB and onlink route on every node
@@ -59,22 +67,22 @@ for i in 1 2 3; do for j in 1 2 3; do
   [ $i = $j ] && continue
   ov_wait_route $i "$(net_of $j)"
   macj=$(ip -n "$(n $j)" -j link show flannel.1 | jq -r '.[0].address')
-  ip -n "$(n $i)" route show "$(net_of $j)" | grep -q "via $(gw_of $j) dev flannel.1 onlink" || fail "route $i->$j"
-  ip -n "$(n $i)" neigh show dev flannel.1 | grep -q "$(gw_of $j) lladdr $macj PERMANENT" || fail "arp $i->$j"
-  bridge -n "$(n $i)" fdb show dev flannel.1 | grep -q "$macj dst 198.18.0.$j self permanent" || fail "fdb $i->$j"
+  ip -n "$(n $i)" route show "$(net_of $j)" | gq "via $(gw_of $j) dev flannel.1 onlink" || fail "route $i->$j"
+  ip -n "$(n $i)" neigh show dev flannel.1 | gq "$(gw_of $j) lladdr $macj PERMANENT" || fail "arp $i->$j"
+  bridge -n "$(n $i)" fdb show dev flannel.1 | gq "$macj dst 198.18.0.$j self permanent" || fail "fdb $i->$j"
 done; done
 pass "routes, ARP and FDB entries for every peer"
 
 # flanneld's iptables chains
-ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | grep -q -- "-s $(net_of 1) -d 10.42.0.0/16 -m comment --comment \"flanneld masq\" -j RETURN" ||
+ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | gq -- "-s $(net_of 1) -d 10.42.0.0/16 -m comment --comment \"flanneld masq\" -j RETURN" ||
   fail "FLANNEL-POSTRTG: $(ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG 2>&1)"
-ip netns exec "$(n 1)" iptables -S FLANNEL-FWD | grep -q -- '-A FLANNEL-FWD -s 10.42.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT' ||
+ip netns exec "$(n 1)" iptables -S FLANNEL-FWD | gq -- '-A FLANNEL-FWD -s 10.42.0.0/16 -m comment --comment "flanneld forward" -j ACCEPT' ||
   fail "FLANNEL-FWD"
 ip netns exec "$(n 1)" iptables -t nat -D FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment "flanneld masq" -j RETURN
 for _ in $(seq 100); do
-  ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | grep -q 'mark 0x4000/0x4000' && break; sleep 0.1
+  ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG 2>/dev/null | gq 'mark 0x4000/0x4000' && break; sleep 0.1
 done
-ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | sed -n 2p | grep -q 'mark 0x4000/0x4000' || fail "deleted masq rule not restored in order"
+ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | sed -n 2p | gq 'mark 0x4000/0x4000' || fail "deleted masq rule not restored in order"
 pass "FLANNEL-POSTRTG / FLANNEL-FWD present and re-created"
 
 # pods through the CNI chain, HTTP between nodes
@@ -120,7 +128,7 @@ sleep 1
 sub2=$(ov_subnet 2)
 kill -TERM "${OV_WEFTD[2]}"; wait "${OV_WEFTD[2]}" 2>/dev/null || true
 ip -n "$(n 2)" link show flannel.1 >/dev/null || fail "flannel.1 removed on exit"
-ip -n "$(n 2)" route show "$(net_of 1)" | grep -q flannel.1 || fail "routes removed on exit"
+ip -n "$(n 2)" route show "$(net_of 1)" | gq flannel.1 || fail "routes removed on exit"
 ov_weftd 2 --ip-masq
 ov_wait_ready 2
 wait $probe
@@ -149,13 +157,13 @@ mac3=$(ip -n "$(n 3)" -j link show flannel.1 | jq -r '.[0].address')
 kill -TERM "${OV_WEFTD[3]}" "${OV_WEFTD[1]}"; wait "${OV_WEFTD[3]}" "${OV_WEFTD[1]}" 2>/dev/null || true
 ov_etcdctl del "$OV_PREFIX/subnets/$(net_of 3 | tr / -)" >/dev/null
 gone() {  # node $1 has nothing left for node 3
-  ! ip -n "$(n $1)" route show "$(net_of 3)" | grep -q . &&
-  ! ip -n "$(n $1)" neigh show dev flannel.1 | grep -q "$(gw_of 3) " &&
-  ! bridge -n "$(n $1)" fdb show dev flannel.1 | grep -q "$mac3"
+  ! ip -n "$(n $1)" route show "$(net_of 3)" | gq . &&
+  ! ip -n "$(n $1)" neigh show dev flannel.1 | gq "$(gw_of 3) " &&
+  ! bridge -n "$(n $1)" fdb show dev flannel.1 | gq "$mac3"
 }
 for _ in $(seq 100); do gone 2 && break; sleep 0.05; done
 gone 2 || fail "node 2 kept node 3's entries"
-ip -n "$(n 1)" route show "$(net_of 3)" | grep -q . || fail "node 1 lost the route while weftd was down"
+ip -n "$(n 1)" route show "$(net_of 3)" | gq . || fail "node 1 lost the route while weftd was down"
 ov_weftd 1 --ip-masq
 ov_wait_ready 1
 for _ in $(seq 100); do gone 1 && break; sleep 0.05; done
@@ -167,9 +175,9 @@ pass "vanished peer removed live (node 2) and at start-up (node 1)"
 key2="$OV_PREFIX/subnets/$(net_of 2 | tr / -)"
 mac2=$(ip -n "$(n 2)" -j link show flannel.1 | jq -r '.[0].address')
 ov_etcdctl put "$key2" "{\"PublicIP\":\"198.18.0.2\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"0e:00:00:00:00:42\"}}" >/dev/null
-for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | grep -q 0e:00:00:00:00:42 && break; sleep 0.05; done
-bridge -n "$(n 1)" fdb show dev flannel.1 | grep -q "0e:00:00:00:00:42 dst 198.18.0.2" || fail "new MAC FDB entry missing"
-bridge -n "$(n 1)" fdb show dev flannel.1 | grep -q "$mac2" && fail "old MAC FDB entry kept"
-ip -n "$(n 1)" neigh show dev flannel.1 | grep -q "$(gw_of 2) lladdr 0e:00:00:00:00:42" || fail "ARP not replaced"
+for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq 0e:00:00:00:00:42 && break; sleep 0.05; done
+bridge -n "$(n 1)" fdb show dev flannel.1 | gq "0e:00:00:00:00:42 dst 198.18.0.2" || fail "new MAC FDB entry missing"
+bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$mac2" && fail "old MAC FDB entry kept"
+ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 2) lladdr 0e:00:00:00:00:42" || fail "ARP not replaced"
 pass "FDB entry of the old VtepMAC removed"
 echo "all weftd e2e checks passed"

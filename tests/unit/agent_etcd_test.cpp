@@ -1,0 +1,161 @@
+// weftd's etcd v3 gateway client against a real, throw-away etcd (Debian's etcd-server) on
+// 127.0.0.1 with free ports and a temporary data dir; the test is skipped with a warning when
+// etcd is not installed.
+#include <catch2/catch.hpp>
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+
+#include "agent/etcd.h"
+#include "cni/error.h"
+
+extern char** environ;
+using namespace weft::agent;
+
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(fd);
+  return ntohs(sa.sin_port);
+}
+
+struct Etcd {
+  pid_t pid = -1;
+  std::string dir, url;
+  bool ok = false;
+  Etcd() {
+    if (access("/usr/bin/etcd", X_OK) != 0) return;
+    char tmpl[] = "/tmp/weft-etcd-XXXXXX";
+    dir = mkdtemp(tmpl);
+    url = "http://127.0.0.1:" + std::to_string(FreePort());
+    std::string peer = "http://127.0.0.1:" + std::to_string(FreePort());
+    std::vector<std::string> args = {"etcd", "--name", "t", "--data-dir", dir + "/data", "--listen-client-urls", url,
+                                     "--advertise-client-urls", url, "--listen-peer-urls", peer,
+                                     "--initial-advertise-peer-urls", peer, "--initial-cluster", "t=" + peer,
+                                     "--logger", "zap", "--log-outputs", dir + "/log"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (posix_spawn(&pid, "/usr/bin/etcd", nullptr, nullptr, argv.data(), environ) != 0) return;
+    EtcdOptions o;
+    o.endpoints = {url};
+    EtcdClient c(o);
+    for (int i = 0; i < 200 && !ok; ++i) {
+      try {
+        c.GetPrefix("/");
+        ok = true;
+      } catch (const cni::Error&) {
+        usleep(25000);
+      }
+    }
+  }
+  ~Etcd() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+    if (!dir.empty()) std::filesystem::remove_all(dir);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("agent etcd: base64 and prefix ranges", "[agent][etcd]") {
+  CHECK(Base64Encode("") == "");
+  CHECK(Base64Encode("f") == "Zg==");
+  CHECK(Base64Encode("fo") == "Zm8=");
+  CHECK(Base64Encode("foo") == "Zm9v");
+  CHECK(Base64Decode("L2NvcmVvcy5jb20vbmV0d29yay9jb25maWc=") == "/coreos.com/network/config");
+  std::string bin("\x00\xff\x10", 3);
+  CHECK(Base64Decode(Base64Encode(bin)) == bin);
+  CHECK(PrefixEnd("/a/") == "/a0");
+  CHECK(PrefixEnd(std::string("a\xff", 2)) == "b");
+}
+
+TEST_CASE("agent etcd: kv, txn, leases and watch against a real etcd", "[agent][etcd]") {
+  Etcd etcd;
+  if (etcd.pid < 0) {
+    WARN("skipped: etcd is not installed");
+    return;
+  }
+  REQUIRE(etcd.ok);
+  EtcdOptions o;
+  o.endpoints = {"http://127.0.0.1:1", etcd.url};  // the first endpoint is dead: fail over
+  EtcdClient c(o);
+
+  CHECK_FALSE(c.Get("/n/config"));
+  c.Put("/n/config", R"({"Network":"10.1.0.0/16"})");
+  REQUIRE(c.Get("/n/config"));
+  CHECK(c.Get("/n/config")->value == R"({"Network":"10.1.0.0/16"})");
+
+  int64_t lease = c.GrantLease(60);
+  CHECK(lease != 0);
+  auto ttl = c.LeaseTimeToLive(lease);
+  REQUIRE(ttl);
+  CHECK(*ttl > 50);
+  CHECK(c.CreateIfAbsent("/n/subnets/10.1.5.0-24", "a", lease));
+  CHECK_FALSE(c.CreateIfAbsent("/n/subnets/10.1.5.0-24", "b", lease));  // a lost race
+  CHECK(c.Get("/n/subnets/10.1.5.0-24")->value == "a");
+  CHECK(c.Get("/n/subnets/10.1.5.0-24")->lease == lease);
+  c.Put("/n/subnets/10.1.6.0-24", "c");
+  RangeResult r = c.GetPrefix("/n/subnets/");
+  CHECK(r.kvs.size() == 2);
+  CHECK(r.revision > 0);
+
+  // revoking the etcd lease deletes the key, and a watcher sees a DELETE
+  std::atomic<bool> stop{false};
+  std::atomic<bool> created{false};
+  std::vector<WatchEvent> seen;
+  std::mutex mu;
+  std::thread w([&] {
+    c.Watch("/n/subnets/", r.revision + 1,
+            [&](const std::vector<WatchEvent>& evs, int64_t) {
+              std::lock_guard<std::mutex> l(mu);
+              seen.insert(seen.end(), evs.begin(), evs.end());
+            },
+            stop, [&] { created = true; });
+  });
+  for (int i = 0; i < 200 && !created; ++i) usleep(10000);
+  REQUIRE(created);
+  c.Put("/n/subnets/10.1.7.0-24", "d");
+  c.RevokeLease(lease);
+  CHECK_FALSE(c.Get("/n/subnets/10.1.5.0-24"));
+  CHECK_FALSE(c.LeaseTimeToLive(lease));
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (seen.size() >= 2) break;
+    }
+    usleep(10000);
+  }
+  stop = true;
+  w.join();
+  REQUIRE(seen.size() == 2);
+  CHECK_FALSE(seen[0].is_delete);
+  CHECK(seen[0].kv.key == "/n/subnets/10.1.7.0-24");
+  CHECK(seen[0].kv.value == "d");
+  CHECK(seen[1].is_delete);
+  CHECK(seen[1].kv.key == "/n/subnets/10.1.5.0-24");
+
+  // a watch from a compacted revision reports it (the agent then lists again)
+  int64_t rev = c.GetPrefix("/n/").revision;
+  c.Call("/v3/kv/compaction", {{"revision", std::to_string(rev)}});
+  std::atomic<bool> stop2{false};
+  auto end = c.Watch("/n/subnets/", 2, [](const std::vector<WatchEvent>&, int64_t) {}, stop2);
+  CHECK(end == EtcdClient::WatchEnd::kCompacted);
+}
