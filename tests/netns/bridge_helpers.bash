@@ -35,7 +35,7 @@ c.close()
 PY
   local srv=$!
   local out
-  out=$(ip netns exec "$cns" /usr/bin/python3 - "$ip" "$port" <<'PY'
+  out=$(ip netns exec "$cns" /usr/bin/python3 - "$ip" "$port" 2>/dev/null <<'PY'
 import socket, sys, time
 fam = socket.AF_INET6 if ":" in sys.argv[1] else socket.AF_INET
 for _ in range(50):  # the server may not be listening yet: bounded retries
@@ -49,7 +49,7 @@ else:
 s.sendall(b"weft")
 print(s.recv(64).decode())
 PY
-) 2>/dev/null || true
+) || true
   wait $srv || true
   [ "$out" = weft ]
 }

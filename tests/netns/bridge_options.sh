@@ -31,6 +31,8 @@ mkns wbop1$$
 C="{\"cniVersion\":\"1.0.0\",\"name\":\"fa\",\"type\":\"bridge\",\"bridge\":\"fbr0\",\"isGateway\":true,$(ipam 10.31.2.0/24)}"
 if cni $NODE ADD /run/netns/wbop1$$ f1 eth0 "$C" >$T/out; then fail "conflicting address accepted"; fi
 grep -q 'failed to set bridge addr: \\"fbr0\\" already has an IP address different from 10.31.2.1/24' $T/out || fail "conflict message: $(cat $T/out)"
+# The failure came after IPAM: the address was released again.
+[ -z "$(ls $T/ipam/fa | grep -v -e lock -e last_reserved)" ] || fail "IP not released after failed ADD"
 cni $NODE DEL /run/netns/wbop1$$ f1 eth0 "$C" >/dev/null
 C2="${C/\"isGateway\":true/\"isGateway\":true,\"forceAddress\":true}"
 cni $NODE ADD /run/netns/wbop1$$ f1 eth0 "$C2" >/dev/null || fail "forceAddress ADD"

@@ -6,9 +6,9 @@ set -euo pipefail
 . "$(dirname "$0")/bridge_helpers.bash"
 need_root
 WEFT_BIN=${WEFT_BIN:?} REF_BIN=${REF_BIN:-/usr/lib/cni}
-T=/tmp/wbt$$ NODE=wbn$$ P1=wbp1$$ P2=wbp2$$ P3=wbp3$$
+T=/tmp/wbt$$ NODE=wbn$$ P1=wbp1$$ P2=wbp2$$ P3=wbp3$$ P4=wbp4$$
 cleanup() {
-  for n in $NODE $P1 $P2 $P3; do ip netns del $n 2>/dev/null || true; done
+  for n in $NODE $P1 $P2 $P3 $P4; do ip netns del $n 2>/dev/null || true; done
   rm -rf $T
 }
 trap cleanup EXIT
@@ -18,7 +18,7 @@ ln -s "$WEFT_BIN/bridge" $T/bin/bridge
 if [ -x "$WEFT_BIN/host-local" ]; then ln -s "$WEFT_BIN/host-local" $T/bin/host-local
 else ln -s "$REF_BIN/host-local" $T/bin/host-local; fi
 CNI_PATH=$T/bin PLUGIN=$T/bin/bridge
-for n in $NODE $P1 $P2 $P3; do ip netns add $n; ip -n $n link set lo up; done
+for n in $NODE $P1 $P2 $P3 $P4; do ip netns add $n; ip -n $n link set lo up; done
 
 CONF=$(cat <<J
 {"cniVersion":"1.0.0","name":"wbnet$$","type":"bridge","bridge":"wbr0","isGateway":true,
@@ -75,6 +75,19 @@ cni $NODE CHECK /run/netns/$P1 c1 eth0 "$PREV" >/dev/null || fail "CHECK after A
 ip -n $P1 route del default
 if cni $NODE CHECK /run/netns/$P1 c1 eth0 "$PREV" >$T/out; then fail "CHECK passes without route"; fi
 grep -q "Expected Route 0.0.0.0/0 not found" $T/out || fail "CHECK message: $(cat $T/out)"
+# CHECK fails once an address or the link it checks is gone.
+R4=$(cni $NODE ADD /run/netns/$P4 c4 eth0 "$CONF") || fail "ADD c4"
+PREV4=$(jq -c --argjson r "$R4" '. + {prevResult: $r}' <<<"$CONF")
+A4=$(jq -r '.ips[0].address' <<<"$R4")
+cni $NODE CHECK /run/netns/$P4 c4 eth0 "$PREV4" >/dev/null || fail "CHECK c4"
+ip -n $P4 addr del $A4 dev eth0
+if cni $NODE CHECK /run/netns/$P4 c4 eth0 "$PREV4" >$T/out; then fail "CHECK passes without address"; fi
+grep >/dev/null "Failed to match addr $A4 on interface eth0" $T/out || fail "CHECK addr message: $(cat $T/out)"
+ip -n $NODE link del "$(jq -r '.interfaces[1].name' <<<"$R4")"
+if cni $NODE CHECK /run/netns/$P4 c4 eth0 "$PREV4" >$T/out; then fail "CHECK passes without link"; fi
+grep >/dev/null "CNI created interface in container eth0 not found" $T/out || fail "CHECK link message: $(cat $T/out)"
+cni $NODE DEL /run/netns/$P4 c4 eth0 "$CONF" || fail "DEL c4 with link gone"
+ip netns exec $NODE iptables -t nat -S | grep >/dev/null 'id: \\"c4\\"' && fail "c4 rules left after DEL with link gone"
 ok "CHECK"
 
 cni $NODE DEL /run/netns/$P1 c1 eth0 "$CONF" || fail "DEL c1"
