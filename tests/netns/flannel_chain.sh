@@ -5,8 +5,10 @@
 # a temp dir (the conflist is used as shipped except for those three paths). Checks: the saved
 # delegate file byte for byte, addresses, routes, MTU and hairpin from the delegate config, pods
 # reach each other and the gateway, a hostPort reaches a pod, a delegate ADD that fails is undone
-# at once, a DEL with a corrupt saved file still releases the IP, and DEL removes everything
-# (veths, reservations, saved files, portmap chains) and is idempotent.
+# at once, a DEL with a corrupt saved file still releases the IP, DEL removes everything
+# (veths, reservations, saved files, portmap chains) and is idempotent, CHECK reaches the real
+# bridge with prevResult, and (when the bridge speaks spec 1.1.0) GC drops stale saved files and
+# reaches the delegate, and a DEL without a saved file still removes the veth.
 # Plugins: our flannel; bridge, host-local and portmap from $WEFT_BIN when built there, else the
 # reference ones from $REF_BIN (the line "chain:" says which were used).
 set -euo pipefail
@@ -184,6 +186,28 @@ expect_eq "$RC" 1 "CHECK after the pod lost its address"
 exec_plugin DEL c4 "$P1" "$FL10"
 expect_eq "$RC" 0 "1.0.0 DEL"
 expect_eq "$(ls "$T/ipam/cbr0" | grep -v -e '^lock$' -e '^last_reserved_ip' || true)" "" "reservations after the 1.0.0 DEL"
+
+# GC (1.1.0): c5 is not in the valid list, so its saved file goes and GC reaches the delegate
+# (our host-local then releases the reservation; the reference host-local has no GC). A DEL
+# afterwards rebuilds the config (no saved file) and still removes the veth.
+FL11=$(jq -c '.plugins[0] + {name: .name, cniVersion: "1.1.0"}' "$CONFLIST")
+if [ "$(env -i CNI_COMMAND=VERSION "$BIN/bridge" | jq 'any(.supportedVersions[]; . == "1.1.0")')" != true ]; then
+  echo "note: this bridge predates spec 1.1.0 (Debian's reference is 1.1.1), GC part not run"
+else
+exec_plugin ADD c5 "$P2" "$FL11"
+expect_eq "$RC" 0 "1.1.0 ADD"
+[ -e "$T/flannel/c5" ] && ok || bad "saved file of c5"
+exec_plugin GC "" "" "$(jq -c '. + {"cni.dev/valid-attachments": []}' <<<"$FL11")"
+expect_eq "$RC" 0 "GC ($OUT)"
+[ ! -e "$T/flannel/c5" ] && ok || bad "GC left the stale saved file"
+if [[ $used == *"host-local=ours"* ]]; then
+  expect_eq "$(grep -l '^c5' "$T"/ipam/cbr0/10.* 2>/dev/null || true)" "" "GC forwarded to host-local"
+fi
+exec_plugin DEL c5 "$P2" "$FL11"
+expect_eq "$RC" 0 "DEL after GC"
+expect_eq "$(ip -n "$NODE" -o link show master cni0 2>/dev/null || true)" "" "veths after the rebuilt DEL"
+expect_eq "$(ls "$T/ipam/cbr0" | grep -v -e '^lock$' -e '^last_reserved_ip' || true)" "" "reservations at the end"
+fi
 
 echo "flannel chain: $checks checks, $fails failures"
 [ "$fails" -eq 0 ]
