@@ -384,6 +384,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
 void CmdDel(const cni::CallArgs& a) {
   NetConf n = Load(a);
   cni::ErrorList errs;
+  bool known = false, v4 = false, v6 = false;  // families of the container's addresses
   if (!a.netns.empty()) {
     struct stat st {};
     bool exists = ::stat(a.netns.c_str(), &st) == 0 || errno != ENOENT;
@@ -391,7 +392,16 @@ void CmdDel(const cni::CallArgs& a) {
       net::Netns ns = net::Netns::Open(a.netns);  // not a netns: the reference fails too
       errs.Try([&] {
         net::Socket cont = net::Socket::OpenIn(ns);
-        if (auto l = cont.FindLink(a.ifname)) cont.DeleteLink(l->index);
+        if (auto l = cont.FindLink(a.ifname)) {
+          if (n.ip_masq) {
+            for (const auto& ad : cont.Addrs(l->index)) {
+              if (ad.scope != RT_SCOPE_UNIVERSE) continue;
+              (ad.addr.ip.is4() ? v4 : v6) = true;
+              known = true;
+            }
+          }
+          cont.DeleteLink(l->index);
+        }
       });
     }
   }
@@ -406,7 +416,8 @@ void CmdDel(const cni::CallArgs& a) {
   }
   // Better than the reference: the masquerade rules are found from (network, container ID,
   // ifname), so they are removed even when the interface or the namespace is already gone.
-  if (n.layer3() && n.ip_masq) errs.Try([&] { TeardownMasq(n, a.container_id, a.ifname); });
+  if (n.layer3() && n.ip_masq)
+    errs.Try([&] { TeardownMasq(n, a.container_id, a.ifname, !known || v4, !known || v6); });
   errs.ThrowIfAny();
 }
 

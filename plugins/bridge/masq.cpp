@@ -115,33 +115,25 @@ void SetupMasq(const NetConf& n, const std::string& cid, const std::string& ifna
   nft.Run(batch);
 }
 
-void TeardownMasq(const NetConf& n, const std::string& cid, const std::string& ifname) {
-  cni::ErrorList errs;
-  std::string be = MasqBackend(n);
-  // The chain name depends only on (network, container ID): no address is needed to remove it.
-  if (be == "iptables" || cni::fw::IptablesUsable()) {
-    errs.Try([&] {
-      auto ipt = Ipt();
-      for (Family fam : {Family::kIPv4, Family::kIPv6}) {
-        if (!ipt->Usable(fam)) continue;
-        auto c = IptChain(n.name, cid, fam, {});
-        ipt->Remove(fam, std::span(&c, 1));
-      }
-    });
+void TeardownMasq(const NetConf& n, const std::string& cid, const std::string& ifname, bool v4,
+                  bool v6) {
+  // The chain name depends only on (network, container ID) and the nft rules carry the instance
+  // hash: no address is needed to find them.
+  if (MasqBackend(n) == "iptables") {
+    auto ipt = Ipt();
+    auto c = IptChain(n.name, cid, Family::kIPv4, {});
+    if (v4) ipt->Remove(Family::kIPv4, std::span(&c, 1));
+    if (v6 && ipt->Usable(Family::kIPv6)) ipt->Remove(Family::kIPv6, std::span(&c, 1));
+    return;
   }
-  if (be == "nftables" || cni::fw::Nft::Usable()) {
-    errs.Try([&] {
-      cni::fw::Nft nft;
-      std::string inst = HashForInstance(n.name, ifname, cid);
-      std::string batch;
-      for (const auto& r : nft.ListRules("inet", kNftTable))
-        if (r.chain == "masq_checks" && r.comment.rfind(inst, 0) == 0)
-          batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
-                   std::to_string(r.handle) + "\n";
-      if (!batch.empty()) nft.Run(batch);
-    });
-  }
-  errs.ThrowIfAny();
+  cni::fw::Nft nft;
+  std::string inst = HashForInstance(n.name, ifname, cid);
+  std::string batch;
+  for (const auto& r : nft.ListRules("inet", kNftTable))
+    if (r.chain == "masq_checks" && r.comment.rfind(inst, 0) == 0)
+      batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
+               std::to_string(r.handle) + "\n";
+  if (!batch.empty()) nft.Run(batch);
 }
 
 std::optional<std::string> CheckMasq(const NetConf& n, const std::string& cid,

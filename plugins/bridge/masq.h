@@ -21,8 +21,10 @@ std::string MasqBackend(const NetConf& n);
 
 void SetupMasq(const NetConf& n, const std::string& cid, const std::string& ifname,
                const std::vector<cni::IPNet>& addrs);
-/// Removes the attachment's rules with every backend that may hold them; errors are thrown.
-void TeardownMasq(const NetConf& n, const std::string& cid, const std::string& ifname);
+/// Removes the attachment's rules with the config's backend: for iptables in the families given
+/// (v4, v6: both when the container's addresses are no longer known), one transaction each.
+void TeardownMasq(const NetConf& n, const std::string& cid, const std::string& ifname,
+                  bool v4 = true, bool v6 = true);
 /// Nullopt when every rule of the attachment is in place, else what is missing.
 std::optional<std::string> CheckMasq(const NetConf& n, const std::string& cid,
                                      const std::string& ifname,
