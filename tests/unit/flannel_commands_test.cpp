@@ -236,3 +236,24 @@ TEST_CASE("flannel STATUS is 50 while subnet.env is missing or incomplete", "[fl
   CHECK(r.out.find("\"code\": 50") != std::string::npos);
   CHECK(r.out.find("no such file or directory") != std::string::npos);
 }
+
+TEST_CASE("flannel GC without an attachment list treats every saved file of the network as stale", "[flannel]") {
+  // libcni omits both keys when the runtime gives no list (cnitool gc) after DELing every
+  // cached attachment, so nothing of this network is valid any more.
+  Fixture f;
+  fs::create_directories(f.data);
+  std::ofstream(f.data / "c1") << kSaved;
+  std::ofstream(f.data / "c2") << R"({"name":"othernet","type":"bridge"})";
+  auto r = f.Run("GC", "", f.Conf());
+  CHECK(r.rc == 0);
+  CHECK_FALSE(fs::exists(f.data / "c1"));
+  CHECK(fs::exists(f.data / "c2"));
+  // Without subnet.env the delegate cannot be configured: the stale files still go, and the
+  // error says why GC could not reach the delegate.
+  std::ofstream(f.data / "c3") << kSaved;
+  fs::remove(f.env_file);
+  r = f.Run("GC", "", f.Conf());
+  CHECK(r.rc == 1);
+  CHECK(r.out.find("no such file or directory") != std::string::npos);
+  CHECK_FALSE(fs::exists(f.data / "c3"));
+}
