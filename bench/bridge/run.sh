@@ -21,7 +21,7 @@ run() {  # run <side> <cmd> <i> -> prints "wall_us user_us sys_us maxrss_kb"
   local side=$1 cmd=$2 i=$3
   local conf="{\"cniVersion\":\"1.0.0\",\"name\":\"bench\",\"type\":\"bridge\",\"bridge\":\"bb$side\",\"isGateway\":true,\"ipMasq\":${MASQ:-false},
     \"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$T/data-$side\",\"ranges\":[[{\"subnet\":\"10.$([ $side = ref ] && echo 91 || echo 92).0.0/16\"}]]}}"
-  ip netns exec $NODE env -i CNI_COMMAND=$cmd CNI_CONTAINERID=b$i CNI_NETNS=/run/netns/wbbp$$-$i \
+  ip netns exec $NODE env -i PATH="$PATH" CNI_COMMAND=$cmd CNI_CONTAINERID=b$i CNI_NETNS=/run/netns/wbbp$$-$i \
     CNI_IFNAME=eth0 CNI_PATH=$T/$side /usr/bin/python3 -c '
 import os, resource, subprocess, sys, time
 conf = sys.stdin.read().encode()
