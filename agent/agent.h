@@ -97,7 +97,8 @@ class Agent {
   void Handle(const Event& e);
   void SetPeer(const Lease& l);
   void RemovePeer(const Ip4Net& sn);
-  void ApplyPeerDiff(const std::map<Ip4Net, PeerEntries>& before);
+  void Merge(const Changes& c);  // queue for the next Flush
+  void Flush();                  // apply what is queued, in one batch
   std::string SubnetKey(const Ip4Net& sn) const { return opts_.prefix + "/subnets/" + sn.Key(); }
 
   AgentOptions opts_;
@@ -112,6 +113,7 @@ class Agent {
   std::chrono::steady_clock::time_point renew_at_;
   std::map<Ip4Net, Lease> peers_;
   std::map<Ip4Net, PeerEntries> programmed_;
+  Changes pending_;
   bool reconciled_ = false;
   std::unique_ptr<RuleKeeper> rules_;
   std::optional<std::string> rules_error_;
