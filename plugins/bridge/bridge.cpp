@@ -83,19 +83,19 @@ net::Link EnsureBridge(net::Socket& host, const NetConf& n) {
   return br;
 }
 
-void SetupPortVlans(net::Socket& host, const NetConf& n, const net::Link& port) {
-  const std::vector<int> trunk = n.vlan_trunk.value_or(std::vector<int>{});
-  if (n.vlan == 0 && trunk.empty()) return;
-  if (!n.preserve_default_vlan) {
+void SetupPortVlans(net::Socket& host, int vlan, const std::vector<int>& trunk, bool preserve,
+                    const net::Link& port) {
+  if (vlan == 0 && trunk.empty()) return;
+  if (!preserve) {
     try {
       for (const auto& v : host.BridgeVlans(port.index)) host.DelBridgeVlan(port.index, v.vid);
     } catch (const Error& e) {
       throw e.Wrap("failed to remove default vlan on interface " + Q(port.name));
     }
   }
-  if (n.vlan != 0) {
+  if (vlan != 0) {
     try {
-      host.AddBridgeVlan(port.index, {static_cast<uint16_t>(n.vlan), true, true});
+      host.AddBridgeVlan(port.index, {static_cast<uint16_t>(vlan), true, true});
     } catch (const Error& e) {
       throw e.Wrap("failed to setup vlan tag on interface " + Q(port.name));
     }
@@ -107,7 +107,7 @@ void SetupPortVlans(net::Socket& host, const NetConf& n, const net::Link& port) 
       throw e.Wrap("failed to setup vlan tag on interface " + Q(port.name));
     }
   }
-  if (n.vlan == 0 && !trunk.empty()) {
+  if (vlan == 0 && !trunk.empty()) {
     try {
       host.AddBridgeVlan(port.index, {1, true, true});
     } catch (const Error& e) {
@@ -157,9 +157,33 @@ std::pair<net::Link, net::Link> SetupVeth(net::Socket& host, net::Socket& cont,
   } catch (const Error& e) {
     throw e.Wrap("failed to setup hairpin mode for " + hostveth.name);
   }
-  SetupPortVlans(host, n, hostveth);
+  SetupPortVlans(host, n.vlan, n.vlan_trunk.value_or(std::vector<int>{}), n.preserve_default_vlan,
+                 hostveth);
   net::Link contveth = cont.GetLink(ifname);
   return {hostveth, contveth};
+}
+
+/// The VLAN gateway interface `<bridge>.<vlan>` of the reference: a veth pair in the host
+/// namespace whose other end is a bridge port with the VLAN as PVID/untagged.
+net::Link EnsureVlanInterface(net::Socket& host, const net::Link& br, const NetConf& n) {
+  std::string name = br.name + "." + std::to_string(n.vlan);
+  if (auto l = host.FindLink(name)) return *l;
+  net::Link port;
+  for (int attempt = 0;; ++attempt) {
+    try {
+      port = host.CreateVeth({.name = RandomVethName(), .mtu = br.mtu, .peer_name = name,
+                              .master = br.index, .up = true});
+      break;
+    } catch (const net::NetlinkError& e) {
+      if (e.err() != EEXIST || host.FindLink(name) || attempt == 9)
+        throw e.Wrap("faild to create vlan gateway " + Q(name));
+    }
+  }
+  TrySysctl("net/ipv6/conf/" + port.name + "/accept_ra", "0");
+  host.SetPortFlags(port.index, {.hairpin = false});
+  SetupPortVlans(host, n.vlan, {}, n.preserve_default_vlan, port);
+  host.SetUp(name);
+  return host.GetLink(name);
 }
 
 /// The bridge's gateway address for one family, as the reference's ensureAddr.
@@ -180,6 +204,9 @@ void EnsureBridgeAddr(net::Socket& host, const net::Link& br, const IPNet& gw, b
       throw Internal("could not add IP address " + gw.String() + " to " + Q(br.name) + ": " +
                      e.msg().substr(e.msg().rfind(": ") + 2));
   }
+  // As the reference: pin the MAC of a bridge (one this plugin did not create may still follow
+  // its ports) by setting it explicitly.
+  if (br.kind == "bridge" && br.mac) host.SetMac(br.index, *br.mac);
 }
 
 bool IsDefault(const IPNet& n) { return n.prefix == 0; }
@@ -349,8 +376,21 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
     ConfigureContainer(cont, ns, n, contveth, result);
 
     if (n.is_gw) {
+      std::optional<net::Link> vlan_if;
       for (int fam : {4, 6}) {
         for (const IPNet& g : gw_addrs[fam]) {
+          if (n.vlan != 0) {
+            if (!vlan_if) {
+              vlan_if = EnsureVlanInterface(host, br, n);
+              result.interfaces.push_back(iface(*vlan_if, ""));
+            }
+            try {
+              EnsureBridgeAddr(host, *vlan_if, g, n.force_address);
+            } catch (const Error& e) {
+              throw e.Wrap("failed to set vlan interface for bridge with addr");
+            }
+            continue;
+          }
           try {
             EnsureBridgeAddr(host, br, g, n.force_address);
           } catch (const Error& e) {
