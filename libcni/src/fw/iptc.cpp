@@ -663,8 +663,9 @@ class IptcBackend : public Backend {
 
   std::map<std::string, std::vector<std::string>> List(Family family, std::string_view table) override {
     UniqueFd lock = Lock();
+    TableState st = ReadTable(family, std::string(table));
     std::map<std::string, std::vector<std::string>> out;
-    for (auto& [name, rules] : ReadTable(family, std::string(table)).chains) out[name] = rules;
+    for (auto& [name, rules] : st.chains) out[name] = rules;
     return out;
   }
 
