@@ -11,7 +11,6 @@ flannel) or fails keeps its reason as the cell text and the other side is still 
 import concurrent.futures
 import json
 import os
-import shutil
 import time
 
 import spawn
@@ -355,7 +354,6 @@ class Bench:
 
     def host_local_scale(self, runs, n):
         fns = {}
-        dirs = []
         for side in ("ref", "weft"):
             path = self.bin(side, "host-local")
             if not path:
@@ -363,7 +361,6 @@ class Bench:
                 continue
             root = os.path.join(self.tmp, "hls-%s-%d" % (side, n))
             self.make_store(os.path.join(root, "bench-hl-" + side), n)
-            dirs.append(root)
             conf = self.hl_conf(side, root, "10.200.0.0/16")
 
             def fn(path=path, conf=conf, side=side):
@@ -375,8 +372,8 @@ class Bench:
         self.compare("hl-scale-%d" % n, "hl-scale", "host-local, %d reservations" % n, fns, runs,
                      floor={"ADD+DEL": ["floor-spawn/run", "floor-spawn/run"]}, x=n, series="reservations",
                      record_first=True)
-        for d in dirs:
-            shutil.rmtree(d, ignore_errors=True)
+        # The stores stay until bench/run removes its temp directory after writing the report:
+        # unlinking 60,000 files can take minutes on a busy disk and would delay the next figures.
 
     def load_rules(self, have, want):
         """Grows the nat table's filler chain from `have` to `want` rules in one iptables-restore."""
