@@ -54,13 +54,13 @@ TEST_CASE("JSON keys match like Go encoding/json", "[json]") {
 }
 
 TEST_CASE("JSON type mismatches use Go's messages", "[json]") {
-  auto j = cni::ParseJson(R"({"mtu": "1500", "snat": "yes", "f": 1.5, "big": 99999999999999999999, "ipam": {"subnet": 5}})");
+  auto j = cni::ParseJson(R"({"mtu": "1500", "snat": "yes", "f": 1.5, "big": 18446744073709551615, "ipam": {"subnet": 5}})");
   cni::Decoder d(j, "NetConf");
   CHECK(ErrorOf([&] { d.Int("mtu"); }) == "json: cannot unmarshal string into Go struct field NetConf.mtu of type int");
   CHECK(ErrorOf([&] { d.Bool("snat"); }) == "json: cannot unmarshal string into Go struct field NetConf.snat of type bool");
   CHECK(ErrorOf([&] { d.Int("f"); }) == "json: cannot unmarshal number 1.5 into Go struct field NetConf.f of type int");
   CHECK(ErrorOf([&] { d.Int("big"); }) ==
-        "json: cannot unmarshal number 99999999999999999999 into Go struct field NetConf.big of type int");
+        "json: cannot unmarshal number 18446744073709551615 into Go struct field NetConf.big of type int");
   CHECK(ErrorOf([&] { d.Object("ipam", "IPAMConfig")->String("subnet"); }) ==
         "json: cannot unmarshal number into Go struct field NetConf.ipam.subnet of type string");
   CHECK(ErrorOf([&] { d.Int("mtu", "uint16"); }) == "json: cannot unmarshal string into Go struct field NetConf.mtu of type uint16");
