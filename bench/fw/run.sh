@@ -20,7 +20,14 @@ for a in "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a"; do
 done
 T=$(mktemp -d "${BENCH_DIR:-/tmp}/weft-fwb.XXXXXX")
 NSS=()
-cleanup() { for n in "${NSS[@]}"; do ip netns del "$n" 2>/dev/null || true; done; rm -rf "$T"; }
+cleanup() {
+  for n in "${NSS[@]}"; do
+    # the iptables-nft backend's "big table" marker for this namespace (see restore.cpp)
+    ino=$(stat -L -c %i "/run/netns/$n" 2>/dev/null) && rm -f /run/weft/fw-big-"$ino"-ipv4 /run/weft/fw-big-"$ino"-ipv6
+    ip netns del "$n" 2>/dev/null || true
+  done
+  rm -rf "$T"
+}
 trap cleanup EXIT
 g++ -std=c++20 -O2 -I"$HERE/../../libcni/include" -I/usr/include/nftables "$HERE/fwbench.cpp" -o "$T/fwbench" \
   "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a" /usr/lib/x86_64-linux-gnu/libcrypto.a \

@@ -3,11 +3,12 @@
 // call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
 // This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
 // where the host's iptables tools show them. Reading is scoped to the chains of the call (see
-// ReadChains), so a big nat table does not slow every call down. Read-modify-write is serialised across processes by
+// ReadChains), so a big nat table does not slow every call down, and a small one costs one read. Read-modify-write is serialised across processes by
 // /run/xtables.lock with a bounded wait (iptables-nft does not take that lock itself, so holding
 // it around both steps cannot deadlock). For the legacy flavour the child takes the xtables lock
 // itself (-w), and our read-modify-write is serialised by a separate weft lock.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -89,8 +90,31 @@ class RestoreBackend : public Backend {
   // `iptables -S CHAIN` fetches just that chain, while iptables-save dumps the whole table (about
   // 200 ms at 10,000 rules), so the chains are read by concurrent `-S` processes; legacy
   // iptables always reads the whole table, so one iptables-legacy-save is cheaper there.
+  //
+  // Which read is cheaper depends on the size of the table: on a small table one iptables-save
+  // is one process instead of one per chain. The size seen by the last full read of this
+  // network namespace is remembered as a marker file (/run/weft/fw-big-<netns inode>-<family>),
+  // written only when the table crosses kBigTable rules, so the choice costs one stat().
   std::map<std::string, TableState> ReadChains(Family family, std::span<const Chain> chains) {
     if (legacy_) return Read(family, TablesOf(chains));
+    std::string marker = BigMarker(family);
+    bool big = !marker.empty() && access(marker.c_str(), F_OK) == 0;
+    if (!big) {
+      std::map<std::string, TableState> states = Read(family, TablesOf(chains));
+      size_t rules = 0;
+      for (const auto& [table, st] : states) {
+        for (const auto& [chain, r] : st.chains) rules += r.size();
+      }
+      if (rules > kBigTable && !marker.empty()) {
+        try {
+          EnsureDir("/run/weft", 0755);
+          WriteFileAtomic(marker, "", 0644);
+        } catch (const Error&) {
+          // only an optimisation, ignoring
+        }
+      }
+      return states;
+    }
     std::vector<std::pair<std::string, std::string>> wanted;  // (table, chain)
     auto want = [&](const std::string& table, const std::string& chain) {
       std::pair<std::string, std::string> k{table, chain};
@@ -119,7 +143,7 @@ class RestoreBackend : public Backend {
         throw Error(kInternal, DescribeFailure(argvs[i], r));
       }
       st.chain_order.push_back(chain);
-      std::vector<std::string>& rules = st.chains[chain];
+      st.chains[chain];
       size_t pos = 0;
       std::string prefix = "-A " + chain + " ";
       while (pos < r.out.size()) {
@@ -127,10 +151,19 @@ class RestoreBackend : public Backend {
         if (end == std::string::npos) end = r.out.size();
         std::string_view line(r.out.data() + pos, end - pos);
         pos = end + 1;
-        if (line.starts_with(prefix)) rules.emplace_back(line.substr(prefix.size()));
+        if (line.starts_with(prefix)) st.chains[chain].emplace_back(line.substr(prefix.size()));
       }
     }
     return states;
+  }
+
+  static constexpr size_t kBigTable = 2000;
+
+  static std::string BigMarker(Family family) {
+    struct stat st;
+    if (stat("/proc/thread-self/ns/net", &st) != 0) return "";  // this thread's netns
+    return "/run/weft/fw-big-" + std::to_string(st.st_ino) +
+           (family == Family::kIPv4 ? "-ipv4" : "-ipv6");
   }
 
   std::map<std::string, TableState> Read(Family family, const std::set<std::string>& tables) {
