@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -88,8 +89,24 @@ std::vector<Chain> Chains(Family f, const std::string& name, int port) {
   return {top, c};
 }
 
-void Lifecycle(BackendKind kind, Family f) {
+void Lifecycle(BackendKind kind, Family f, bool big_table_mode = false) {
   weft_test::TempNetns ns("wfw");
+  // The restore backend reads per chain (`iptables -S CHAIN`) once a namespace is marked as
+  // holding a big table; the marker is keyed by the namespace inode (see restore.cpp).
+  std::string marker;
+  if (big_table_mode) {
+    struct stat st;
+    REQUIRE(stat(ns.path().c_str(), &st) == 0);
+    marker = "/run/weft/fw-big-" + std::to_string(st.st_ino) + (f == Family::kIPv4 ? "-ipv4" : "-ipv6");
+    cni::EnsureDir("/run/weft", 0755);
+    cni::WriteFileAtomic(marker, "", 0644);
+  }
+  struct Unmark {
+    std::string path;
+    ~Unmark() {
+      if (!path.empty()) unlink(path.c_str());
+    }
+  } unmark{marker};
   InNetns(ns.path(), [&] {
     auto b = Make(kind);
     std::vector<Chain> chains = Chains(f, "WEFT-TEST-C1", 8080);
@@ -189,6 +206,11 @@ TEST_CASE("fw: iptables-legacy (libiptc) apply/check/remove", "[netns][fw]") {
 TEST_CASE("fw: iptables-nft (iptables-restore) apply/check/remove", "[netns][fw]") {
   Lifecycle(BackendKind::kIptablesNft, Family::kIPv4);
   Lifecycle(BackendKind::kIptablesNft, Family::kIPv6);
+}
+
+TEST_CASE("fw: iptables-nft with per-chain reads (big-table mode)", "[netns][fw]") {
+  Lifecycle(BackendKind::kIptablesNft, Family::kIPv4, true);
+  Lifecycle(BackendKind::kIptablesNft, Family::kIPv6, true);
 }
 
 TEST_CASE("fw: 20 parallel callers on one namespace, iptables-legacy", "[netns][fw]") {
