@@ -114,12 +114,14 @@ TEST_CASE("net: routes with gateway, onlink, scope, table, metric, ECMP", "[netn
   auto all = s.Routes(0, 0);
   CHECK(find(all, N("0.0.0.0/0")));
   CHECK(find(all, N("fd99::/48")));
-  REQUIRE((r = find(s.Routes(AF_INET6), N("fd99::/48"))));
+  auto main6 = s.Routes(AF_INET6);
+  REQUIRE((r = find(main6, N("fd99::/48"))));
   CHECK(r->gw == I("fd01::2"));
 
   // Replace changes the gateway in place.
   s.ReplaceRoute({.dst = N("10.60.0.0/16"), .gw = I("10.1.0.253"), .index = a.index, .metric = 50});
-  REQUIRE((r = find(s.Routes(AF_INET), N("10.60.0.0/16"))));
+  auto replaced = s.Routes(AF_INET);
+  REQUIRE((r = find(replaced, N("10.60.0.0/16"))));
   CHECK(r->gw == I("10.1.0.253"));
 
   CHECK(s.DeleteRoute({.dst = N("10.60.0.0/16"), .metric = 50}));
