@@ -206,7 +206,10 @@ void EnsureBridgeAddr(net::Socket& host, const net::Link& br, const IPNet& gw, b
   }
   // As the reference: pin the MAC of a bridge (one this plugin did not create may still follow
   // its ports) by setting it explicitly.
-  if (br.kind == "bridge" && br.mac) host.SetMac(br.index, *br.mac);
+  if (br.kind == "bridge") {
+    auto cur = host.GetLink(br.index).mac;  // current: a portless bridge may still be all-zero
+    if (cur && !cur->IsZero()) host.SetMac(br.index, *cur);
+  }
 }
 
 bool IsDefault(const IPNet& n) { return n.prefix == 0; }
