@@ -1,12 +1,13 @@
 // The kernel side of the overlay as the agent sees it: one VXLAN device, its /32 address, and
 // per-peer neighbour (ARP), FDB and route entries, applied in batches. The agent computes what
-// it wants (backend.h) and hands changes to a Dataplane; unit tests use a recording fake.
-// MakeIprouteDataplane drives iproute2 in batch mode (one `ip -batch` and one `bridge -batch`
-// process per batch, however many entries) until the agent moves onto cni::net (netlink.h).
+// it wants (PeerEntriesFor/Diff/Reconcile in agent.h, unit-tested without a kernel) and hands
+// the changes to a Dataplane. MakeNetlinkDataplane implements it on libcni's rtnetlink layer
+// (cni/net/netlink.h); libnl stays inside libcni.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ip4.h"
@@ -79,7 +80,8 @@ class Dataplane {
   virtual KernelState Dump(const std::string& dev, const Ip4Net& network) = 0;
 };
 
-std::unique_ptr<Dataplane> MakeIprouteDataplane();
+/// The in-process data plane on cni::net (netlink_dataplane.cpp).
+std::unique_ptr<Dataplane> MakeNetlinkDataplane();
 
 /// A stable locally-administered unicast MAC derived from `seed` (e.g. machine-id + public IP +
 /// VNI), so the VtepMAC peers know survives a re-created device or a reboot.

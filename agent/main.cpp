@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   try {
-    Agent agent(o, MakeIprouteDataplane());
+    Agent agent(o, MakeNetlinkDataplane());
     std::unique_ptr<HealthServer> health;
     if (o.healthz_port > 0)
       health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return agent.NotReadyReason(); });
