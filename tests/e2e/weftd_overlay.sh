@@ -180,4 +180,14 @@ bridge -n "$(n 1)" fdb show dev flannel.1 | gq "0e:00:00:00:00:42 dst 198.18.0.2
 bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$mac2" && fail "old MAC FDB entry kept"
 ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 2) lladdr 0e:00:00:00:00:42" || fail "ARP not replaced"
 pass "FDB entry of the old VtepMAC removed"
+# the own lease deleted while weftd runs: it takes the same subnet again (flanneld exits 0)
+ov_etcdctl del "$key2" >/dev/null
+want="{\"PublicIP\":\"198.18.0.2\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$mac2\"}}"
+for _ in $(seq 100); do [ "$(ov_etcdctl get --print-value-only "$key2")" = "$want" ] && break; sleep 0.05; done
+[ "$(ov_etcdctl get --print-value-only "$key2")" = "$want" ] || fail "node 2 did not take its lease back"
+ov_etcdctl get -w json "$key2" | jq -e '.kvs[0].lease > 0' >/dev/null || fail "re-acquired lease has no TTL"
+kill -0 "${OV_WEFTD[2]}" || fail "weftd on node 2 exited"
+for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$mac2 dst 198.18.0.2" && break; sleep 0.05; done
+[ "$(ip netns exec "wp-a-$OV_ID" curl -sf -m 2 "http://$ip2:8080/index.txt")" = "hello from weft" ] || fail "HTTP a -> b after re-acquire"
+pass "own lease deleted: re-acquired with the same subnet, peers updated"
 echo "all weftd e2e checks passed"
