@@ -142,7 +142,7 @@ std::pair<net::Link, net::Link> SetupVeth(net::Socket& host, net::Socket& cont,
       break;
     } catch (const net::NetlinkError& e) {
       if (e.err() != EEXIST) {
-        std::string m = e.msg();
+        const std::string& m = e.msg();
         throw Internal("failed to make veth pair: " + m.substr(m.rfind(": ") + 2));
       }
       if (cont.FindLink(ifname))

@@ -20,7 +20,8 @@ constexpr size_t kMaxLine = 64 * 1024;
 std::string GoQuote(std::string_view s) {
   std::string out = "\"";
   static const char* hex = "0123456789abcdef";
-  for (unsigned char c : s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

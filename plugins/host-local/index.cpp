@@ -41,7 +41,8 @@ struct Index::Slot {
 
 uint64_t KeyHash(std::string_view key) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : key) {
+  for (const char ch : key) {
+    const auto c = static_cast<unsigned char>(ch);
     h ^= c;
     h *= 1099511628211ull;
   }

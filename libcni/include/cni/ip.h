@@ -40,7 +40,7 @@ class IP {
   bool IsUnspecified() const;
   bool IsLoopback() const;
 
-  auto operator<=>(const IP&) const = default;
+  auto operator<=>(const IP&) const = default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 false positive
   bool operator==(const IP&) const = default;
 
  private:
@@ -65,7 +65,7 @@ struct IPNet {
   /// Go's IPMask.String() of this prefix: "ffffff00" for v4, 32 hex digits for v6.
   std::string MaskHex() const;
 
-  auto operator<=>(const IPNet&) const = default;
+  auto operator<=>(const IPNet&) const = default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 false positive
   bool operator==(const IPNet&) const = default;
 };
 

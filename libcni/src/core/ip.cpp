@@ -67,7 +67,7 @@ bool ParseV6(std::string_view s, uint8_t ip[16]) {
       if (i + 4 > 16) return false;
       uint8_t v4[4];
       if (!ParseV4(s, v4)) return false;
-      for (int k = 0; k < 4; ++k) ip[i + k] = v4[k];
+      for (size_t k = 0; k < 4; ++k) ip[i + k] = v4[k];
       s = {};
       i += 4;
       break;
@@ -91,7 +91,7 @@ bool ParseV6(std::string_view s, uint8_t ip[16]) {
   if (i < 16) {
     if (ellipsis < 0) return false;
     size_t n = 16 - i;
-    for (int j = static_cast<int>(i) - 1; j >= ellipsis; --j) ip[j + n] = ip[j];
+    for (size_t j = i; j-- > static_cast<size_t>(ellipsis);) ip[j + n] = ip[j];
     for (size_t j = static_cast<size_t>(ellipsis); j < static_cast<size_t>(ellipsis) + n; ++j) ip[j] = 0;
   } else if (ellipsis >= 0) {
     return false;  // "::" must stand for at least one zero group
@@ -153,7 +153,7 @@ std::string IP::String() const {
     return buf;
   }
   uint16_t g[8];
-  for (int k = 0; k < 8; ++k) g[k] = static_cast<uint16_t>(bytes_[2 * k] << 8 | bytes_[2 * k + 1]);
+  for (size_t k = 0; k < 8; ++k) g[k] = static_cast<uint16_t>(bytes_[2 * k] << 8 | bytes_[2 * k + 1]);
   int zs = -1, ze = -1;  // longest run of >= 2 zero groups, the first one on a tie
   for (int k = 0; k < 8; ++k) {
     int j = k;

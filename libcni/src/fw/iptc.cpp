@@ -426,7 +426,6 @@ struct Ops4 {
   using Entry = ipt_entry;
   static constexpr auto init = iptc_init;
   static constexpr auto free = iptc_free;
-  static constexpr auto is_chain = iptc_is_chain;
   static constexpr auto first_chain = iptc_first_chain;
   static constexpr auto next_chain = iptc_next_chain;
   static constexpr auto first_rule = iptc_first_rule;
@@ -474,7 +473,6 @@ struct Ops6 {
   using Entry = ip6t_entry;
   static constexpr auto init = ip6tc_init;
   static constexpr auto free = ip6tc_free;
-  static constexpr auto is_chain = ip6tc_is_chain;
   static constexpr auto first_chain = ip6tc_first_chain;
   static constexpr auto next_chain = ip6tc_next_chain;
   static constexpr auto first_rule = ip6tc_first_rule;

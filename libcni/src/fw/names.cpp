@@ -34,7 +34,8 @@ std::string FormatChainName(std::string_view name, std::string_view id, std::str
 std::string GoQuote(std::string_view s) {
   std::string out = "\"";
   static constexpr char kHex[] = "0123456789abcdef";
-  for (unsigned char c : s) {
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

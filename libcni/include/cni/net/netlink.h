@@ -119,7 +119,7 @@ struct Nexthop {
   int index = 0;
   int weight = 1;  // 1..256
   bool onlink = false;
-  auto operator<=>(const Nexthop&) const = default;
+  auto operator<=>(const Nexthop&) const = default;  // NOLINT(modernize-use-nullptr): clang-tidy 14 false positive
 };
 
 struct Route {
