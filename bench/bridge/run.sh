@@ -1,53 +1,89 @@
 #!/usr/bin/env bash
-# bridge ADD/DEL wall time and CPU time: weft vs the reference (/usr/lib/cni/bridge), in
-# the same run, each with its own suite's host-local as IPAM (weft's when built, else the
-# reference's; CPU includes the IPAM child; peak RSS is not measured here: a forking driver would
-# report its own image), in throw-away namespaces; plus the
-# kernel's own cost of deleting a veth pair (`ip link del`) as the DEL floor.
+# bridge ADD/DEL: weft vs the reference (/usr/lib/cni/bridge) in the same run, each with its own
+# suite's host-local as IPAM (weft's when built, else the reference's), in throw-away namespaces.
+# Per call: wall time, CPU (user+sys of the plugin and the IPAM child it waited for) and peak RSS
+# of that process tree, taken by bench/lib/spawn.c linked statically (so the launcher's own image,
+# which a vfork child's ru_maxrss includes, is as small as it gets: ~0.5 MiB). The sides run in
+# rotating order per iteration, so a noisy machine slows all of them alike; ref/weft ratios are
+# medians of per-iteration ratios. Floors in the same run: `ip link add` / `ip link del` of a veth
+# pair whose peer is in a pod namespace, and a VERSION call of each side (process start).
 # Usage: bench/bridge/run.sh [weft-bin-dir] [iterations]
+#   MASQ=true      ipMasq on (iptables backend)
+#   OTHER=<dir>    also measure a second weft build (e.g. the one before a change) as "other"
 set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
 WEFT_BIN=${1:-${WEFT_BIN:-build/bin}} N=${2:-30} REF_BIN=${REF_BIN:-/usr/lib/cni}
-T=/tmp/wbb$$ NODE=wbbn$$
-cleanup() { ip netns del $NODE 2>/dev/null || true; for i in $(seq 0 $N); do ip netns del wbbp$$-$i 2>/dev/null || true; done; rm -rf $T; }
-trap cleanup EXIT
-mkdir -p $T/ref $T/weft
-ln -s "$REF_BIN/bridge" $T/ref/bridge; ln -s "$REF_BIN/host-local" $T/ref/host-local
-ln -s "$(realpath "$WEFT_BIN/bridge")" $T/weft/bridge
-if [ -x "$WEFT_BIN/host-local" ]; then ln -s "$(realpath "$WEFT_BIN/host-local")" $T/weft/host-local
-else ln -s "$REF_BIN/host-local" $T/weft/host-local; fi
-ip netns add $NODE
-for i in $(seq 0 $N); do ip netns add wbbp$$-$i; done
-run() {  # run <side> <cmd> <i> -> prints "wall_us user_us sys_us maxrss_kb"
-  local side=$1 cmd=$2 i=$3
-  local conf="{\"cniVersion\":\"1.0.0\",\"name\":\"bench\",\"type\":\"bridge\",\"bridge\":\"bb$side\",\"isGateway\":true,\"ipMasq\":${MASQ:-false},
-    \"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$T/data-$side\",\"ranges\":[[{\"subnet\":\"10.$([ $side = ref ] && echo 91 || echo 92).0.0/16\"}]]}}"
-  ip netns exec $NODE env -i PATH="$PATH" CNI_COMMAND=$cmd CNI_CONTAINERID=b$i CNI_NETNS=/run/netns/wbbp$$-$i \
-    CNI_IFNAME=eth0 CNI_PATH=$T/$side /usr/bin/python3 -c '
-import os, resource, subprocess, sys, time
-conf = sys.stdin.read().encode()
-t = time.perf_counter()
-p = subprocess.run([sys.argv[1]], input=conf, capture_output=True, close_fds=False)  # posix_spawn: no forked-python RSS
-w = time.perf_counter() - t
-r = resource.getrusage(resource.RUSAGE_CHILDREN)
-if p.returncode: sys.exit(p.stdout.decode())
-print(int(w * 1e6), int(r.ru_utime * 1e6), int(r.ru_stime * 1e6), r.ru_maxrss)' $T/$side/bridge <<<"$conf"
+T=$(mktemp -d /tmp/wbb.XXXXXX) NODE=wbbn$$
+SIDES=(ref weft); [ -n "${OTHER:-}" ] && SIDES+=(other)
+cleanup() {
+  ip netns del $NODE 2>/dev/null || true
+  for s in "${SIDES[@]}" fl; do for i in $(seq 0 "$N"); do ip netns del wbbp$$-$s-$i 2>/dev/null || true; done; done
+  rm -rf "$T"
 }
-summ() { sort -n | awk '{a[NR]=$1} END {printf "median %6.2f ms  p90 %6.2f ms", a[int((NR+1)/2)]/1000, a[int(NR*0.9)]/1000}'; }
-med() { sort -n | awk '{a[NR]=$1} END {printf "%.2f", a[int((NR+1)/2)]/1000}'; }
-for side in ref weft; do run $side ADD 0 >/dev/null; run $side DEL 0 >/dev/null; done  # warm up, bridges exist
-for side in ref weft; do
-  : >$T/$side.add; : >$T/$side.del
-  for i in $(seq 1 $N); do run $side ADD $i >>$T/$side.add; done
-  for i in $(seq 1 $N); do run $side DEL $i >>$T/$side.del; done
+trap cleanup EXIT
+cc -O2 -static -o "$T/spawn" "$HERE/../lib/spawn.c" 2>/dev/null || cc -O2 -o "$T/spawn" "$HERE/../lib/spawn.c"
+for s in "${SIDES[@]}"; do
+  mkdir -p "$T/$s"
+  case $s in ref) b=$REF_BIN ;; weft) b=$WEFT_BIN ;; other) b=$OTHER ;; esac
+  ln -s "$(realpath "$b/bridge")" "$T/$s/bridge"
+  if [ $s != ref ] && [ -x "$b/host-local" ]; then ln -s "$(realpath "$b/host-local")" "$T/$s/host-local"
+  else ln -s "$REF_BIN/host-local" "$T/$s/host-local"; fi
 done
-# kernel floor: delete a veth pair with ip (one process, like a plugin)
-: >$T/iplink
-for i in $(seq 1 $N); do
-  ip -n $NODE link add fl$i type veth peer name flp$i
-  s=$(date +%s%N); ip -n $NODE link del fl$i; e=$(date +%s%N); echo $(((e - s) / 1000)) >>$T/iplink
+ip netns add $NODE
+for s in "${SIDES[@]}" fl; do for i in $(seq 0 "$N"); do ip netns add wbbp$$-$s-$i; done; done
+# call <side> <cmd> <i>: appends "side cmd i wall_us cpu_us rss_kib" to $T/raw
+call() {
+  local s=$1 cmd=$2 i=$3 k
+  case $s in ref) k=91 ;; weft) k=92 ;; *) k=93 ;; esac
+  local conf="{\"cniVersion\":\"1.0.0\",\"name\":\"bench\",\"type\":\"bridge\",\"bridge\":\"bb$s\",\"isGateway\":true,\"ipMasq\":${MASQ:-false},
+    \"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$T/data-$s\",\"ranges\":[[{\"subnet\":\"10.$k.0.0/16\"}]]}}"
+  local st
+  st=$(ip netns exec $NODE env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID=b$i \
+    CNI_NETNS=/run/netns/wbbp$$-$s-$i CNI_IFNAME=eth0 CNI_PATH="$T/$s" \
+    "$T/spawn" "$T/$s/bridge" 3>&1 >/dev/null 2>"$T/err" <<<"$conf") || { cat "$T/err" >&2; exit 1; }
+  read -r ns us ss rss _ <<<"$st"
+  echo "$s $cmd $i $((ns / 1000)) $((us + ss)) $rss" >>"$T/raw"
+}
+rotate() {  # rotate <i>: the sides, starting at a different one each iteration
+  local n=${#SIDES[@]} j
+  for j in $(seq 0 $((n - 1))); do echo "${SIDES[$(((j + $1) % n))]}"; done
+}
+for s in "${SIDES[@]}"; do call $s ADD 0; call $s DEL 0; done  # warm up: bridges exist
+: >"$T/raw"
+for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s VERSION $i; done; done
+for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s ADD $i; done; done
+for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s DEL $i; done; done
+for i in $(seq 1 "$N"); do  # kernel floors, one process each like a plugin
+  a=$(date +%s%N); ip -n $NODE link add fl$i type veth peer name eth0 netns wbbp$$-fl-$i; b=$(date +%s%N)
+  ip -n $NODE link del fl$i; c=$(date +%s%N)
+  echo "floor ADD $i $(((b - a) / 1000)) 0 0" >>"$T/raw"; echo "floor DEL $i $(((c - b) / 1000)) 0 0" >>"$T/raw"
 done
-for side in ref weft; do
-  echo "$side ADD wall: $(cut -d' ' -f1 $T/$side.add | summ)  cpu(user+sys) median $(awk '{print $2+$3}' $T/$side.add | med) ms"
-  echo "$side DEL wall: $(cut -d' ' -f1 $T/$side.del | summ)  cpu(user+sys) median $(awk '{print $2+$3}' $T/$side.del | med) ms"
-done
-echo "ip link del (veth pair): $(summ <$T/iplink)"
+echo "bridge bench: $N iterations, ipMasq ${MASQ:-false}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
+python3 - "$T/raw" "${SIDES[@]}" <<'EOF'
+import statistics as st, sys
+rows = [l.split() for l in open(sys.argv[1])]
+sides = sys.argv[2:]
+d = {}
+for s, cmd, i, w, c, r in rows:
+    d.setdefault((s, cmd), {})[int(i)] = (int(w) / 1000, int(c) / 1000, int(r) / 1024)
+def q(v, p): v = sorted(v); return v[min(len(v) - 1, int(p * len(v)))]
+def f(v): return f"{st.median(v):6.2f} ({q(v, .1):.2f}-{q(v, .9):.2f})"
+print(f"{'side':6} {'op':8} {'wall ms median (p10-p90)':>26} {'cpu ms':>22} {'rss MiB':>22}  ref/side wall, cpu, rss")
+for cmd in ("VERSION", "ADD", "DEL"):
+    for s in sides:
+        m = d[(s, cmd)]
+        w, c, r = ([x[k] for x in m.values()] for k in range(3))
+        ref = d[("ref", cmd)]
+        ratio = [st.median(ref[i][k] / m[i][k] for i in m if m[i][k] > 0) for k in range(3)]
+        print(f"{s:6} {cmd:8} {f(w):>26} {f(c):>22} {f(r):>22}  {ratio[0]:.2f}x {ratio[1]:.2f}x {ratio[2]:.2f}x")
+    if ("floor", cmd) in d:
+        w = [x[0] for x in d[("floor", cmd)].values()]
+        print(f"{'floor':6} {cmd:8} {f(w):>26}   (ip link {'add' if cmd == 'ADD' else 'del'} of a veth pair, peer in a pod netns)")
+for s in sides:
+    if s == "ref": continue
+    a = [d[("ref", "ADD")][i][1] + d[("ref", "DEL")][i][1] for i in d[(s, "ADD")]]
+    b = [d[(s, "ADD")][i][1] + d[(s, "DEL")][i][1] for i in d[(s, "ADD")]]
+    print(f"ADD+DEL cpu ms: ref {st.median(a):.2f}, {s} {st.median(b):.2f}, ref/{s} {st.median(x / y for x, y in zip(a, b)):.2f}x")
+    fd = st.median(x[0] for x in d[("floor", "DEL")].values())
+    print(f"{s} DEL / floor DEL (medians): {st.median(x[0] for x in d[(s, 'DEL')].values()) / fd:.2f}")
+EOF

@@ -1,6 +1,8 @@
 // bridge commands; see bridge.h. Every kernel change goes through one net::Socket per namespace
 // (host: the plugin's own, container: opened in CNI_NETNS); the thread switches namespace only
-// for the container's /proc/sys writes.
+// for the container's /proc/sys writes. An IPAM plugin that never looks at the container
+// interface (host-local, static) runs on a second thread while the veth is created (ADD) or
+// deleted (DEL): its exec overlaps the kernel's work instead of following it.
 #include "bridge.h"
 
 #include <linux/if_addr.h>
@@ -11,6 +13,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <future>
 #include <map>
 #include <set>
 
@@ -51,6 +54,16 @@ void TrySysctl(const std::string& name, const std::string& value) {
     net::WriteSysctl(name, value);
   } catch (const Error&) {
   }
+}
+
+/// IPAM plugins that do not need the container interface, so they can run while it is created or
+/// deleted. Others (dhcp needs the interface up) keep the reference's order.
+bool IpamIsIndependent(const std::string& type) { return type == "host-local" || type == "static"; }
+
+/// Runs fn on its own thread; the future's destructor waits for it.
+template <typename Fn>
+auto Background(Fn fn) {
+  return std::async(std::launch::async, std::move(fn));
 }
 
 NetConf Load(const cni::CallArgs& a) {
@@ -152,10 +165,13 @@ std::pair<net::Link, net::Link> SetupVeth(net::Socket& host, net::Socket& cont,
     }
   }
   TrySysctl("net/ipv6/conf/" + hostveth.name + "/accept_ra", "0");
-  try {
-    host.SetPortFlags(hostveth.index, {.hairpin = n.hairpin, .isolated = n.port_isolation});
-  } catch (const Error& e) {
-    throw e.Wrap("failed to setup hairpin mode for " + hostveth.name);
+  // A new port starts with hairpin and isolation off: only turning them on needs a request.
+  if (n.hairpin || n.port_isolation) {
+    try {
+      host.SetPortFlags(hostveth.index, {.hairpin = n.hairpin, .isolated = n.port_isolation});
+    } catch (const Error& e) {
+      throw e.Wrap("failed to setup hairpin mode for " + hostveth.name);
+    }
   }
   SetupPortVlans(host, n.vlan, n.vlan_trunk.value_or(std::vector<int>{}), n.preserve_default_vlan,
                  hostveth);
@@ -303,6 +319,23 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   net::Link br = EnsureBridge(host, n);
   net::Netns ns = net::Netns::Open(a.netns);
   net::Socket cont = net::Socket::OpenIn(ns);
+  // host-local's exec overlaps the veth creation; if the veth fails, its lease is released.
+  std::future<cni::Result> early_ipam;
+  if (l3 && IpamIsIndependent(n.ipam_type))
+    early_ipam = Background([&] { return cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version); });
+  struct ReleaseEarlyIpam {
+    std::future<cni::Result>& f;
+    const NetConf& n;
+    const cni::CallArgs& a;
+    ~ReleaseEarlyIpam() {
+      if (!f.valid()) return;  // taken over by the ADD below
+      try {
+        f.get();
+        cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data);
+      } catch (...) {
+      }
+    }
+  } release_early{early_ipam, n, a};
   auto [hostveth, contveth] = SetupVeth(host, cont, ns, n, a.ifname, br);
 
   cni::Result result;
@@ -333,7 +366,9 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   if (n.macspoofchk) SetupSpoofCheck(hostveth.name, result.interfaces[2].mac, ref_id);
 
   if (l3) {
-    cni::Result ipam = cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version);
+    cni::Result ipam = early_ipam.valid()
+                           ? early_ipam.get()
+                           : cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version);
     bool ok = false;
     struct ReleaseOnFailure {
       const bool& ok;
@@ -426,29 +461,48 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
 
 void CmdDel(const cni::CallArgs& a) {
   NetConf n = Load(a);
-  cni::ErrorList errs;
-  bool known = false, v4 = false, v6 = false;  // families of the container's addresses
+  const bool l3 = n.layer3();
+  std::optional<net::Netns> ns;
   if (!a.netns.empty()) {
     struct stat st {};
     bool exists = ::stat(a.netns.c_str(), &st) == 0 || errno != ENOENT;
-    if (exists) {
-      net::Netns ns = net::Netns::Open(a.netns);  // not a netns: the reference fails too
-      errs.Try([&] {
-        net::Socket cont = net::Socket::OpenIn(ns);
-        if (auto l = cont.FindLink(a.ifname)) {
-          if (n.ip_masq) {
-            for (const auto& ad : cont.Addrs(l->index)) {
-              if (ad.scope != RT_SCOPE_UNIVERSE) continue;
-              (ad.addr.ip.is4() ? v4 : v6) = true;
-              known = true;
-            }
-          }
-          cont.DeleteLink(l->index);
-        }
-      });
-    }
+    if (exists) ns = net::Netns::Open(a.netns);  // not a netns: the reference fails too
   }
-  if (n.layer3()) errs.Try([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
+  // host-local's DEL and the masquerade teardown run while the kernel deletes the veth (which
+  // waits for an RCU grace period); their errors are reported in the reference's order.
+  std::future<void> ipam;
+  if (l3 && IpamIsIndependent(n.ipam_type))
+    ipam = Background([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
+  std::future<void> masq;
+  // Better than the reference: the masquerade rules are found from (network, container ID,
+  // ifname), so they are removed even when the interface or the namespace is already gone.
+  // Families: those of the container's addresses, both when they are not known.
+  auto start_masq = [&](bool v4, bool v6) {
+    if (l3 && n.ip_masq && !masq.valid())
+      masq = Background([&n, &a, v4, v6] { TeardownMasq(n, a.container_id, a.ifname, v4, v6); });
+  };
+  cni::ErrorList errs;
+  if (ns) {
+    errs.Try([&] {
+      net::Socket cont = net::Socket::OpenIn(*ns);
+      if (auto l = cont.FindLink(a.ifname)) {
+        if (n.ip_masq && l3) {
+          bool v4 = false, v6 = false;
+          for (const auto& ad : cont.Addrs(l->index)) {
+            if (ad.scope != RT_SCOPE_UNIVERSE) continue;
+            (ad.addr.ip.is4() ? v4 : v6) = true;
+          }
+          if (v4 || v6) start_masq(v4, v6);
+        }
+        cont.DeleteLink(l->index);
+      }
+    });
+  }
+  start_masq(true, true);  // no addresses known (no-op when already started)
+  if (l3) {
+    if (ipam.valid()) errs.Try([&] { ipam.get(); });
+    else errs.Try([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
+  }
   if (n.macspoofchk) {
     // As the reference: a teardown failure is reported on stderr and does not fail the DEL.
     try {
@@ -457,10 +511,7 @@ void CmdDel(const cni::CallArgs& a) {
       std::fprintf(stderr, "failed to teardown spoof-check: %s\n", e.what());
     }
   }
-  // Better than the reference: the masquerade rules are found from (network, container ID,
-  // ifname), so they are removed even when the interface or the namespace is already gone.
-  if (n.layer3() && n.ip_masq)
-    errs.Try([&] { TeardownMasq(n, a.container_id, a.ifname, !known || v4, !known || v6); });
+  if (masq.valid()) errs.Try([&] { masq.get(); });
   errs.ThrowIfAny();
 }
 
