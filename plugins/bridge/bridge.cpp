@@ -315,13 +315,16 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   if (n.hairpin && n.promisc)
     throw Internal("cannot set hairpin mode and promiscuous mode at the same time");
 
-  net::Socket host = net::Socket::Open();
-  net::Link br = EnsureBridge(host, n);
-  net::Netns ns = net::Netns::Open(a.netns);
-  net::Socket cont = net::Socket::OpenIn(ns);
-  // host-local's exec overlaps the veth creation; if the veth fails, its lease is released.
+  // host-local's exec overlaps the bridge and veth setup. It starts only once the namespace is
+  // known to be valid; when the ADD fails before it is used, its lease is released again. Errors
+  // keep the reference's order (bridge, then namespace, then veth, then IPAM).
+  std::optional<net::Netns> early_ns;
+  try {
+    early_ns = net::Netns::Open(a.netns);
+  } catch (const Error&) {
+  }
   std::future<cni::Result> early_ipam;
-  if (l3 && IpamIsIndependent(n.ipam_type))
+  if (early_ns && l3 && IpamIsIndependent(n.ipam_type))
     early_ipam = Background([&] { return cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version); });
   struct ReleaseEarlyIpam {
     std::future<cni::Result>& f;
@@ -336,6 +339,11 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
       }
     }
   } release_early{early_ipam, n, a};
+
+  net::Socket host = net::Socket::Open();
+  net::Link br = EnsureBridge(host, n);
+  net::Netns ns = early_ns ? std::move(*early_ns) : net::Netns::Open(a.netns);
+  net::Socket cont = net::Socket::OpenIn(ns);
   auto [hostveth, contveth] = SetupVeth(host, cont, ns, n, a.ifname, br);
 
   cni::Result result;
@@ -485,15 +493,15 @@ void CmdDel(const cni::CallArgs& a) {
   if (ns) {
     errs.Try([&] {
       net::Socket cont = net::Socket::OpenIn(*ns);
-      if (auto l = cont.FindLink(a.ifname)) {
-        if (n.ip_masq && l3) {
-          bool v4 = false, v6 = false;
-          for (const auto& ad : cont.Addrs(l->index)) {
-            if (ad.scope != RT_SCOPE_UNIVERSE) continue;
-            (ad.addr.ip.is4() ? v4 : v6) = true;
-          }
-          if (v4 || v6) start_masq(v4, v6);
+      if (!(n.ip_masq && l3)) {
+        cont.DeleteLink(a.ifname);  // not there: nothing to do
+      } else if (auto l = cont.FindLink(a.ifname)) {
+        bool v4 = false, v6 = false;
+        for (const auto& ad : cont.Addrs(l->index)) {
+          if (ad.scope != RT_SCOPE_UNIVERSE) continue;
+          (ad.addr.ip.is4() ? v4 : v6) = true;
         }
+        if (v4 || v6) start_masq(v4, v6);
         cont.DeleteLink(l->index);
       }
     });
