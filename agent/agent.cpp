@@ -412,7 +412,7 @@ void Agent::Handle(const Event& e) {
 }
 
 void Agent::Run() {
-  SetNotReady("waiting for the network config");
+  SetNotReady("waiting for the network config " + opts_.prefix + "/config");
   std::optional<Ip4Net> previous;
   if (auto text = cni::ReadFile(opts_.subnet_file)) previous = ReadPreviousSubnet(*text);
   cfg_ = WaitForConfig();

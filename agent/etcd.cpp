@@ -103,6 +103,12 @@ struct EtcdClient::Curl {
   CURL* h = nullptr;
   curl_slist* headers = nullptr;
   std::string body;
+  void SetToken(const std::string& token) {
+    if (headers) curl_slist_free_all(headers);
+    headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: " + token).c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+  }
   ~Curl() {
     if (headers) curl_slist_free_all(headers);
     if (h) curl_easy_cleanup(h);
@@ -118,56 +124,71 @@ EtcdClient::EtcdClient(EtcdOptions opts) : opts_(std::move(opts)) {
 
 EtcdClient::~EtcdClient() = default;
 
-std::unique_ptr<EtcdClient::Curl> EtcdClient::NewHandle(const std::string& url,
-                                                        const std::string& body) const {
+std::unique_ptr<EtcdClient::Curl> EtcdClient::NewHandle(const std::string& url, const std::string& body,
+                                                        const std::string& token) const {
   auto c = std::make_unique<Curl>();
   c->h = curl_easy_init();
   if (!c->h) throw cni::Error(cni::kInternal, "curl_easy_init failed");
   c->body = body;
-  c->headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  if (!token_.empty()) c->headers = curl_slist_append(c->headers, ("Authorization: " + token_).c_str());
+  c->SetToken(token);
   curl_easy_setopt(c->h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, c->body.c_str());
   curl_easy_setopt(c->h, CURLOPT_POSTFIELDSIZE, static_cast<long>(c->body.size()));
-  curl_easy_setopt(c->h, CURLOPT_HTTPHEADER, c->headers);
   curl_easy_setopt(c->h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(c->h, CURLOPT_CONNECTTIMEOUT_MS, 2000L);
   curl_easy_setopt(c->h, CURLOPT_TCP_NODELAY, 1L);
   if (!opts_.cafile.empty()) curl_easy_setopt(c->h, CURLOPT_CAINFO, opts_.cafile.c_str());
-  // flanneld uses TLS client auth only when both cert and key are given.
+  // flanneld uses TLS client auth only when both cert and key are given; TLS 1.2 at least.
   if (!opts_.certfile.empty() && !opts_.keyfile.empty()) {
     curl_easy_setopt(c->h, CURLOPT_SSLCERT, opts_.certfile.c_str());
     curl_easy_setopt(c->h, CURLOPT_SSLKEY, opts_.keyfile.c_str());
-    curl_easy_setopt(c->h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
   }
+  curl_easy_setopt(c->h, CURLOPT_SSLVERSION, CURL_SSLVERSION_TLSv1_2);
   return c;
 }
 
 void EtcdClient::Authenticate() {
-  if (opts_.username.empty() || !token_.empty()) return;
-  json body = {{"name", opts_.username}, {"password", opts_.password}};
-  std::string saved_user = opts_.username;
-  opts_.username.clear();
-  json r;
-  try {
-    r = Call("/v3/auth/authenticate", body);
-  } catch (...) {
-    opts_.username = saved_user;
-    throw;
+  if (opts_.username.empty()) return;
+  std::lock_guard<std::mutex> auth_lock(auth_mu_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!token_.empty()) return;
   }
-  opts_.username = saved_user;
-  token_ = r.value("token", "");
+  json r = Send("/v3/auth/authenticate", {{"name", opts_.username}, {"password", opts_.password}}, false);
+  std::string token = r.value("token", "");
+  if (token.empty()) throw cni::Error(cni::kIOFailure, "etcd authenticate: no token in the answer");
+  std::lock_guard<std::mutex> lock(mu_);
+  token_ = token;
 }
 
 json EtcdClient::Call(const std::string& path, const json& body) {
+  Authenticate();
+  try {
+    return Send(path, body, true);
+  } catch (const cni::Error& e) {
+    // Simple tokens expire after etcd's --auth-token-ttl (5 min) without use: log in again once.
+    if (opts_.username.empty() || (e.msg().find("invalid auth token") == std::string::npos &&
+                                   e.msg().find("HTTP 401") == std::string::npos))
+      throw;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      token_.clear();
+    }
+    Authenticate();
+    return Send(path, body, true);
+  }
+}
+
+json EtcdClient::Send(const std::string& path, const json& body, bool with_token) {
   std::lock_guard<std::mutex> lock(mu_);
   std::string payload = body.dump();
   std::string last_error = "no endpoints";
   for (size_t attempt = 0; attempt < opts_.endpoints.size(); ++attempt) {
     size_t idx = (preferred_ + attempt) % opts_.endpoints.size();
     const std::string url = opts_.endpoints[idx] + path;
-    if (!handle_) handle_ = NewHandle(url, payload);
+    if (!handle_) handle_ = NewHandle(url, payload, {});
     CURL* h = handle_->h;
+    handle_->SetToken(with_token ? token_ : std::string());
     handle_->body = payload;
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, handle_->body.c_str());
@@ -196,14 +217,12 @@ json EtcdClient::Call(const std::string& path, const json& body) {
 }
 
 std::optional<KeyValue> EtcdClient::Get(const std::string& key) {
-  Authenticate();
   json r = Call("/v3/kv/range", {{"key", Base64Encode(key)}});
   if (!r.contains("kvs") || r["kvs"].empty()) return std::nullopt;
   return ToKv(r["kvs"][0]);
 }
 
 RangeResult EtcdClient::GetPrefix(const std::string& prefix) {
-  Authenticate();
   json r = Call("/v3/kv/range",
                 {{"key", Base64Encode(prefix)}, {"range_end", Base64Encode(PrefixEnd(prefix))}});
   RangeResult out;
@@ -214,14 +233,12 @@ RangeResult EtcdClient::GetPrefix(const std::string& prefix) {
 }
 
 void EtcdClient::Put(const std::string& key, const std::string& value, int64_t lease) {
-  Authenticate();
   json body = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease) body["lease"] = std::to_string(lease);
   Call("/v3/kv/put", body);
 }
 
 bool EtcdClient::CreateIfAbsent(const std::string& key, const std::string& value, int64_t lease) {
-  Authenticate();
   json put = {{"key", Base64Encode(key)}, {"value", Base64Encode(value)}};
   if (lease) put["lease"] = std::to_string(lease);
   json body = {
@@ -233,12 +250,10 @@ bool EtcdClient::CreateIfAbsent(const std::string& key, const std::string& value
 }
 
 void EtcdClient::Delete(const std::string& key) {
-  Authenticate();
   Call("/v3/kv/deleterange", {{"key", Base64Encode(key)}});
 }
 
 int64_t EtcdClient::GrantLease(int64_t ttl_seconds) {
-  Authenticate();
   json r = Call("/v3/lease/grant", {{"TTL", std::to_string(ttl_seconds)}});
   int64_t id = Int(r, "ID");
   if (id == 0) throw cni::Error(cni::kIOFailure, "etcd lease grant: " + r.value("error", r.dump()));
@@ -246,13 +261,11 @@ int64_t EtcdClient::GrantLease(int64_t ttl_seconds) {
 }
 
 void EtcdClient::RevokeLease(int64_t id) {
-  Authenticate();
   Call("/v3/lease/revoke", {{"ID", std::to_string(id)}});
 }
 
 std::optional<int64_t> EtcdClient::LeaseTimeToLive(int64_t id) {
   if (id == 0) return std::nullopt;
-  Authenticate();
   json r = Call("/v3/lease/timetolive", {{"ID", std::to_string(id)}});
   int64_t ttl = r.contains("TTL") ? Int(r, "TTL") : -1;
   if (ttl < 0) return std::nullopt;
@@ -328,11 +341,13 @@ EtcdClient::WatchEnd EtcdClient::Watch(
                 {"range_end", Base64Encode(PrefixEnd(prefix))},
                 {"start_revision", std::to_string(start_revision)}}}};
   size_t idx;
+  std::string token;
   {
     std::lock_guard<std::mutex> lock(mu_);
     idx = preferred_;
+    token = token_;
   }
-  auto c = NewHandle(opts_.endpoints[idx] + "/v3/watch", req.dump());
+  auto c = NewHandle(opts_.endpoints[idx] + "/v3/watch", req.dump(), token);
   WatchState st{{}, &on_events, &on_created, &stop};
   curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, WatchWrite);
   curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &st);

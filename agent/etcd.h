@@ -70,16 +70,21 @@ class EtcdClient {
                  const std::function<void(const std::vector<WatchEvent>&, int64_t)>& on_events,
                  const std::atomic<bool>& stop, const std::function<void()>& on_created = {});
 
-  /// POST a JSON body to a gateway path; throws cni::Error(kIOFailure) when no endpoint answers.
+  /// POST a JSON body to a gateway path (authenticating first, and once more when the token
+  /// expired); throws cni::Error(kIOFailure) when no endpoint answers or etcd refuses.
   nlohmann::json Call(const std::string& path, const nlohmann::json& body);
 
  private:
   struct Curl;
-  std::unique_ptr<Curl> NewHandle(const std::string& url, const std::string& body) const;
+  std::unique_ptr<Curl> NewHandle(const std::string& url, const std::string& body, const std::string& token) const;
+  /// Gets a token from /v3/auth/authenticate when a username is set and none is held.
   void Authenticate();
+  /// One request to the endpoints in order, with the held token when `with_token`.
+  nlohmann::json Send(const std::string& path, const nlohmann::json& body, bool with_token);
 
   EtcdOptions opts_;
-  std::mutex mu_;
+  std::mutex auth_mu_;  // one authentication at a time
+  std::mutex mu_;       // handle_, preferred_, token_
   std::unique_ptr<Curl> handle_;  // reused for unary calls (keeps the connection alive)
   size_t preferred_ = 0;
   std::string token_;

@@ -12,7 +12,7 @@ std::string MarshalLeaseAttrs(const LeaseAttrs& a) {
   // Go's json.Marshal of flanneld's LeaseAttrs: field order fixed, PublicIPv6 always emitted
   // (null for IPv4-only), BackendType/BackendData omitted when empty.
   std::string s = "{\"PublicIP\":\"" + a.public_ip.String() + "\",\"PublicIPv6\":null";
-  if (!a.backend_type.empty()) s += ",\"BackendType\":\"" + a.backend_type + "\"";
+  if (!a.backend_type.empty()) s += ",\"BackendType\":" + cni::Marshal(cni::Json(a.backend_type));
   if (a.vtep_mac) {
     s += ",\"BackendData\":{\"VNI\":" + std::to_string(a.vni) + ",\"VtepMAC\":\"" +
          MacString(*a.vtep_mac) + "\"}";

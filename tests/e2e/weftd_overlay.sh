@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # e2e: etcd + three weftd nodes on one underlay bridge, pods through the CNI chain, HTTP across
-# the VXLAN overlay, a capture of UDP 8472, lease removal and start-up cleanup on the peers, the
-# FDB entry of a peer's old MAC removed, /readyz reasons, and a weftd restart that keeps pod
-# traffic flowing (measured gap < 1 s).
+# the VXLAN overlay, a capture of UDP 8472, a lost lease race retried, watch reconnect and resync
+# after a compaction, lease removal and start-up cleanup on the peers, the FDB entry of a peer's
+# old MAC removed, /readyz reasons, and a weftd restart that keeps pod traffic flowing (measured
+# gap < 1 s).
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -21,17 +22,38 @@ gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
 ov_etcd
 ov_config
 for i in 1 2 3; do ov_node $i; done
-# nodes 1 and 2 both remember 10.42.200.0/24 from an old subnet.env and start together: one wins
-# the create transaction, the other must retry (flanneld exits 1 here) and take another subnet.
-for i in 1 2; do printf 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=10.42.200.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' >"$OV_TMP/n$i/subnet.env"; done
-for i in 1 2 3; do ov_weftd $i --ip-masq; done
+# fake N (N in 101..199, above the first 100 subnets weftd picks from): the lease value of a
+# node 198.18.0.N that does not exist, VtepMAC fmac N.
+fmac() { echo "0e:00:00:00:01:$(($1 - 100))"; }
+fake() {
+  echo "{\"PublicIP\":\"198.18.0.$1\",\"PublicIPv6\":null,\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$(fmac "$1")\"}}"
+}
+remembers() { printf 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=%s\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n' "$2" >"$OV_TMP/n$1/subnet.env"; }
+# nodes 1 and 2 both remember 10.42.200.0/24 from an old subnet.env: exactly one gets it back.
+remembers 1 10.42.200.1/24; remembers 2 10.42.200.1/24
+# node 3 remembers 10.42.177.0/24 and talks to etcd through tests/e2e/etcd_proxy.py, which puts a
+# lease of another node on that key right before node 3's create transaction: node 3 always loses
+# the race (flanneld exits 1 there) and must retry with another subnet.
+remembers 3 10.42.177.1/24
+ip netns exec "$(n 3)" python3 "$WEFT_SRC/tests/e2e/etcd_proxy.py" 23790 "$OV_ETCD" \
+  --steal-first-create "$(fake 177)" --log "$OV_TMP/proxy.log" &
+proxy=$!; OV_PIDS+=($proxy)
+for _ in $(seq 100); do gq listening "$OV_TMP/proxy.log" 2>/dev/null && break; sleep 0.05; done
+for i in 1 2; do ov_weftd $i --ip-masq; done
+OV_ETCD=http://127.0.0.1:23790 ov_weftd 3 --ip-masq
 for i in 1 2 3; do ov_wait_ready $i; done
 pass "three weftd ready"
 s1=$(ov_subnet 1); s2=$(ov_subnet 2)
 [ "$s1" != "$s2" ] || fail "nodes 1 and 2 share $s1"
 [ "$s1" = 10.42.200.1/24 ] || [ "$s2" = 10.42.200.1/24 ] || fail "neither node reused 10.42.200.0/24 ($s1, $s2)"
-if grep -h "lost the race" "$OV_TMP"/n[12]/weftd.log; then pass "lost lease race retried"; else
-  pass "previous subnet reused once, the other node picked a new one (no race this run)"; fi
+pass "previous subnet from subnet.env reused by exactly one node"
+gq "stole $OV_PREFIX/subnets/10.42.177.0-24" "$OV_TMP/proxy.log" || fail "proxy did not take 10.42.177.0/24: $(cat "$OV_TMP/proxy.log")"
+gq "lost the race for 10.42.177.0/24 (attempt 1), retrying" "$OV_TMP/n3/weftd.log" || fail "node 3 did not report the lost race"
+[ "$(ov_subnet 3)" != 10.42.177.1/24 ] || fail "node 3 holds the subnet it lost"
+kill -0 "${OV_WEFTD[3]}" || fail "weftd on node 3 exited after the lost race"
+[ "$(ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/10.42.177.0-24")" = "$(fake 177)" ] || fail "the race winner's lease was overwritten"
+pass "lost lease race retried: node 3 took $(ov_subnet 3)"
+ov_etcdctl del "$OV_PREFIX/subnets/10.42.177.0-24" >/dev/null
 
 # subnet.env exactly as flanneld writes it
 for i in 1 2 3; do
@@ -143,13 +165,61 @@ pass "weftd restart: same lease, longest gap ${gap}s over $okn requests"
 ip netns exec "$(n 3)" "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --etcd-prefix /weft/missing --iface eth0 \
   --subnet-file "$OV_TMP/n3/missing.env" --healthz-ip 127.0.0.1 --healthz-port 8473 >"$OV_TMP/n3/missing.log" 2>&1 &
 miss=$!
-for _ in $(seq 100); do ip netns exec "$(n 3)" curl -s -m 1 http://127.0.0.1:8473/readyz >"$OV_TMP/readyz.txt" 2>/dev/null && break; sleep 0.05; done
+for _ in $(seq 100); do
+  ip netns exec "$(n 3)" curl -s -m 1 http://127.0.0.1:8473/readyz >"$OV_TMP/readyz.txt" 2>/dev/null && gq "not found" "$OV_TMP/readyz.txt" && break
+  sleep 0.05
+done
 code=$(ip netns exec "$(n 3)" curl -s -o /dev/null -w '%{http_code}' -m 1 http://127.0.0.1:8473/readyz)
 kill $miss; wait $miss 2>/dev/null || true
-[ "$code" = 503 ] && grep -q "flanneld is not ready yet: waiting for the network config /weft/missing/config" "$OV_TMP/readyz.txt" ||
+[ "$code" = 503 ] && [ "$(cat "$OV_TMP/readyz.txt")" = "flanneld is not ready yet: waiting for the network config /weft/missing/config: flannel config not found in etcd store. Did you create your config using etcdv3 API?" ] &&
+  gq "not ready: waiting for the network config /weft/missing/config: flannel config not found" "$OV_TMP/n3/missing.log" ||
   fail "readyz: $code $(cat "$OV_TMP/readyz.txt")"
+# a network whose three subnets are all taken: not ready, and the reason says so
+ov_etcdctl put /weft/full/config '{"Network":"10.99.0.0/28","Backend":{"Type":"vxlan"}}' >/dev/null
+for s in 4 8 12; do ov_etcdctl put "/weft/full/subnets/10.99.0.$s-30" "$(fake 150)" >/dev/null; done
+ip netns exec "$(n 3)" "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --etcd-prefix /weft/full --iface eth0 \
+  --subnet-file "$OV_TMP/n3/full.env" --healthz-ip 127.0.0.1 --healthz-port 8474 >"$OV_TMP/n3/full.log" 2>&1 &
+full=$!
+for _ in $(seq 100); do
+  ip netns exec "$(n 3)" curl -s -m 1 http://127.0.0.1:8474/readyz >"$OV_TMP/readyz.txt" 2>/dev/null && gq "lease" "$OV_TMP/readyz.txt" && break
+  sleep 0.05
+done
+kill $full; wait $full 2>/dev/null || true
+[ "$(cat "$OV_TMP/readyz.txt")" = "flanneld is not ready yet: failed to acquire lease: out of subnets" ] ||
+  fail "readyz when out of subnets: $(cat "$OV_TMP/readyz.txt")"
+gq "not ready: failed to acquire lease: out of subnets" "$OV_TMP/n3/full.log" || fail "log does not say why: $(cat "$OV_TMP/n3/full.log")"
+[ ! -e "$OV_TMP/n3/full.env" ] || fail "subnet.env written without a lease"
 [ "$(ip netns exec "$(n 1)" curl -s -m 1 http://127.0.0.1:8471/readyz)" = "flanneld is ready" ] || fail "readyz ready text"
+[ "$(ip netns exec "$(n 1)" curl -s -m 1 http://127.0.0.1:8471/healthz)" = "flanneld is running" ] || fail "healthz text"
 pass "/readyz: 503 with the reason, 200 when ready"
+
+# watch reconnect and resync: etcd becomes unreachable for node 3 (the proxy cuts its watch and
+# answers 503) while one lease is deleted, another created and etcd compacted. When etcd is back,
+# node 3's resumed watch is told that its revision was compacted; it lists again and converges.
+ov_etcdctl put "$OV_PREFIX/subnets/10.42.188.0-24" "$(fake 188)" >/dev/null
+ov_wait_route 3 10.42.188.0/24
+kill -USR1 $proxy
+for _ in $(seq 100); do gq '^down' "$OV_TMP/proxy.log" && break; sleep 0.05; done
+ov_etcdctl del "$OV_PREFIX/subnets/10.42.188.0-24" >/dev/null
+ov_etcdctl put "$OV_PREFIX/subnets/10.42.199.0-24" "$(fake 199)" >/dev/null
+ov_etcdctl compaction "$(ov_etcdctl get / -w json | jq -r .header.revision)" >/dev/null
+ov_wait_route 1 10.42.199.0/24
+sleep 0.3
+ip -n "$(n 3)" route show 10.42.188.0/24 | gq . || fail "node 3 saw the deletion although etcd was unreachable"
+ip -n "$(n 3)" route show 10.42.199.0/24 | gq . && fail "node 3 saw the creation although etcd was unreachable"
+kill -USR2 $proxy
+synced() {
+  ! ip -n "$(n 3)" route show 10.42.188.0/24 | gq . && ! ip -n "$(n 3)" neigh show dev flannel.1 | gq '10.42.188.0 ' &&
+  ! bridge -n "$(n 3)" fdb show dev flannel.1 | gq $(fmac 188) &&
+  ip -n "$(n 3)" route show 10.42.199.0/24 | gq "via 10.42.199.0 dev flannel.1 onlink" &&
+  bridge -n "$(n 3)" fdb show dev flannel.1 | gq "$(fmac 199) dst 198.18.0.199"
+}
+for _ in $(seq 200); do synced && break; sleep 0.05; done
+synced || fail "node 3 did not resync after the watch came back: $(tail -5 "$OV_TMP/n3/weftd.log")"
+gq "watch resumed from revision 1" "$OV_TMP/proxy.log" || fail "the resumed watch did not start from a compacted revision"
+gq "was compacted; listing again" "$OV_TMP/n3/weftd.log" || fail "node 3 did not report the compaction"
+ov_etcdctl del "$OV_PREFIX/subnets/10.42.199.0-24" >/dev/null
+pass "watch reconnect: missed delete/create applied after the outage and a compaction"
 
 # node 3 leaves: weftd stopped, lease deleted -> node 2 drops routes/ARP/FDB live; node 1 was
 # down meanwhile and cleans the stale entries when it starts again.

@@ -11,7 +11,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
 #include "agent/etcd.h"
@@ -38,23 +40,28 @@ struct Etcd {
   pid_t pid = -1;
   std::string dir, url;
   bool ok = false;
-  Etcd() {
+  // `extra` etcd flags; `probe` carries the TLS files the readiness probe needs.
+  explicit Etcd(std::vector<std::string> extra = {}, EtcdOptions probe = {}, std::string scheme = "http",
+                std::string in_dir = "") {
     if (access("/usr/bin/etcd", X_OK) != 0) return;
-    char tmpl[] = "/tmp/weft-etcd-XXXXXX";
-    dir = mkdtemp(tmpl);
-    url = "http://127.0.0.1:" + std::to_string(FreePort());
+    if (in_dir.empty()) {
+      char tmpl[] = "/tmp/weft-etcd-XXXXXX";
+      in_dir = mkdtemp(tmpl);
+    }
+    dir = in_dir;
+    url = scheme + "://127.0.0.1:" + std::to_string(FreePort());
     std::string peer = "http://127.0.0.1:" + std::to_string(FreePort());
     std::vector<std::string> args = {"etcd", "--name", "t", "--data-dir", dir + "/data", "--listen-client-urls", url,
                                      "--advertise-client-urls", url, "--listen-peer-urls", peer,
                                      "--initial-advertise-peer-urls", peer, "--initial-cluster", "t=" + peer,
                                      "--logger", "zap", "--log-outputs", dir + "/log"};
+    args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     if (posix_spawn(&pid, "/usr/bin/etcd", nullptr, nullptr, argv.data(), environ) != 0) return;
-    EtcdOptions o;
-    o.endpoints = {url};
-    EtcdClient c(o);
+    probe.endpoints = {url};
+    EtcdClient c(probe);
     for (int i = 0; i < 200 && !ok; ++i) {
       try {
         c.GetPrefix("/");
@@ -72,6 +79,18 @@ struct Etcd {
     if (!dir.empty()) std::filesystem::remove_all(dir);
   }
 };
+
+// Waits until a watch on `prefix` is established, then stops it.
+bool WatchStarts(EtcdClient& c, const std::string& prefix) {
+  std::atomic<bool> stop{false}, created{false};
+  std::thread w([&] {
+    c.Watch(prefix, 1, [](const std::vector<WatchEvent>&, int64_t) {}, stop, [&] { created = true; });
+  });
+  for (int i = 0; i < 200 && !created; ++i) usleep(10000);
+  stop = true;
+  w.join();
+  return created;
+}
 
 }  // namespace
 
@@ -158,4 +177,84 @@ TEST_CASE("agent etcd: kv, txn, leases and watch against a real etcd", "[agent][
   std::atomic<bool> stop2{false};
   auto end = c.Watch("/n/subnets/", 2, [](const std::vector<WatchEvent>&, int64_t) {}, stop2);
   CHECK(end == EtcdClient::WatchEnd::kCompacted);
+}
+
+TEST_CASE("agent etcd: username/password auth, token renewed after etcd expired it", "[agent][etcd]") {
+  Etcd etcd({"--auth-token-ttl", "1"});
+  if (etcd.pid < 0) {
+    WARN("skipped: etcd is not installed");
+    return;
+  }
+  REQUIRE(etcd.ok);
+  EtcdOptions admin_opts;
+  admin_opts.endpoints = {etcd.url};
+  EtcdClient admin(admin_opts);
+  admin.Call("/v3/auth/role/add", {{"name", "root"}});
+  admin.Call("/v3/auth/user/add", {{"name", "root"}, {"password", "rootpw"}});
+  admin.Call("/v3/auth/user/grant", {{"user", "root"}, {"role", "root"}});
+  admin.Call("/v3/auth/enable", nlohmann::json::object());
+
+  EtcdClient anonymous(admin_opts);
+  CHECK_THROWS_AS(anonymous.Get("/n/config"), cni::Error);
+  EtcdOptions wrong = admin_opts;
+  wrong.username = "root";
+  wrong.password = "nope";
+  EtcdClient bad(wrong);
+  CHECK_THROWS_AS(bad.Get("/n/config"), cni::Error);
+
+  EtcdOptions o = admin_opts;
+  o.username = "root";
+  o.password = "rootpw";
+  EtcdClient c(o);
+  c.Put("/n/config", "x");
+  CHECK(c.Get("/n/config")->value == "x");
+  CHECK(WatchStarts(c, "/n/"));
+  // the simple token expires after 1 s unused; the client logs in again by itself
+  usleep(3000000);
+  CHECK(c.Get("/n/config")->value == "x");
+  int64_t lease = c.GrantLease(60);
+  CHECK(c.CreateIfAbsent("/n/subnets/10.1.5.0-24", "a", lease));
+}
+
+TEST_CASE("agent etcd: TLS with a client certificate", "[agent][etcd]") {
+  if (access("/usr/bin/etcd", X_OK) != 0 || access("/usr/bin/openssl", X_OK) != 0) {
+    WARN("skipped: etcd or openssl is not installed");
+    return;
+  }
+  char tmpl[] = "/tmp/weft-etcd-tls-XXXXXX";
+  std::string dir = mkdtemp(tmpl);
+  // A throw-away CA, a server certificate for 127.0.0.1 and a client certificate.
+  {
+    std::ofstream gen(dir + "/gen.sh");
+    gen << "set -e\ncd '" << dir << "'\nprintf 'subjectAltName=IP:127.0.0.1\\n' >san.ext\n"
+        << "K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'\n"
+        << "openssl req -x509 $K -keyout ca.key -out ca.crt -days 1 -subj /CN=weft-test-ca\n"
+        << "for n in server client; do\n  openssl req $K -keyout $n.key -out $n.csr -subj /CN=$n\n"
+        << "  openssl x509 -req -in $n.csr -CA ca.crt -CAkey ca.key -CAcreateserial -out $n.crt -days 1 "
+           "-extfile san.ext\ndone\n";
+  }
+  REQUIRE(std::system(("bash '" + dir + "/gen.sh' >'" + dir + "/gen.log' 2>&1").c_str()) == 0);
+  EtcdOptions o;
+  o.cafile = dir + "/ca.crt";
+  o.certfile = dir + "/client.crt";
+  o.keyfile = dir + "/client.key";
+  Etcd etcd({"--cert-file", dir + "/server.crt", "--key-file", dir + "/server.key", "--client-cert-auth",
+             "--trusted-ca-file", dir + "/ca.crt"},
+            o, "https", dir);
+  REQUIRE(etcd.ok);
+  o.endpoints = {etcd.url};
+  EtcdClient c(o);
+  c.Put("/n/config", "tls");
+  CHECK(c.Get("/n/config")->value == "tls");
+  CHECK(WatchStarts(c, "/n/"));
+
+  EtcdOptions no_cert = o;  // the server demands a client certificate
+  no_cert.certfile.clear();
+  no_cert.keyfile.clear();
+  EtcdClient anonymous(no_cert);
+  CHECK_THROWS_AS(anonymous.Get("/n/config"), cni::Error);
+  EtcdOptions no_ca = o;  // the server certificate is not trusted without the CA
+  no_ca.cafile.clear();
+  EtcdClient untrusted(no_ca);
+  CHECK_THROWS_AS(untrusted.Get("/n/config"), cni::Error);
 }

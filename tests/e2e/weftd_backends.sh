@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# e2e: weftd's other data paths. VXLAN with DirectRouting on three nodes, two on one underlay L2
+# segment (198.18.0.0/24) and one routed behind the underlay router (198.18.1.0/24): the
+# L2-adjacent peer gets a plain route via its public IP (pod packets cross the underlay
+# unencapsulated), the routed one the VXLAN entries. And the host-gw backend on two more nodes
+# (own etcd prefix and network): routes via the peers' public IPs, no VXLAN device, HTTP across.
+set -euo pipefail
+WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
+REF_BIN=${REF_BIN:-/usr/lib/cni}
+export WEFT_SRC WEFT_BIN REF_BIN
+source "$WEFT_SRC/tests/e2e/overlay.bash"
+[ -x "$WEFT_BIN/weftd" ] || { echo "weftd not built in $WEFT_BIN" >&2; exit 1; }
+rc=0; ov_init || rc=$?; [ $rc -eq 0 ] || exit $rc
+
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+n() { ov_node_ns "$1"; }
+net_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0/24"; }
+gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
+mac_of() { ip -n "$(n "$1")" -j link show flannel.1 | jq -r '.[0].address'; }
+http() {  # http FROM-POD IP: the page, retried for up to 5 s
+  local out=""
+  for _ in $(seq 50); do
+    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
+    sleep 0.1
+  done
+  echo "$out"
+}
+serve() { ip netns exec "wp-$1-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 & OV_PIDS+=($!); }
+mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
+
+# the underlay: br0 198.18.0.0/24 (nodes 1, 2, 4, 5) and br1 198.18.1.0/24 (node 3), routed
+ov_etcd
+ip -n "$OV_U" link add br1 type bridge
+ip -n "$OV_U" addr add 198.18.1.254/24 dev br1
+ip -n "$OV_U" link set br1 up
+ip netns exec "$OV_U" sysctl -qw net.ipv4.ip_forward=1
+for i in 1 2 3 4 5; do ov_node $i; done
+ip -n "$OV_U" link set "wv3-$OV_ID" master br1
+ip -n "$(n 3)" addr flush dev eth0
+ip -n "$(n 3)" addr add 198.18.1.3/24 dev eth0
+ip -n "$(n 3)" route add default via 198.18.1.254
+
+# --- VXLAN with DirectRouting
+ov_config '{"Type":"vxlan","DirectRouting":true}'
+for i in 1 2 3; do ov_weftd $i --ip-masq; done
+for i in 1 2 3; do ov_wait_ready $i; done
+for i in 1 2 3; do for j in 1 2 3; do [ $i = $j ] || ov_wait_route $i "$(net_of $j)"; done; done
+ip -n "$(n 1)" route show "$(net_of 2)" | gq "^$(net_of 2) via 198.18.0.2 dev eth0" ||
+  fail "node 1 -> 2 not direct: $(ip -n "$(n 1)" route show "$(net_of 2)")"
+ip -n "$(n 2)" route show "$(net_of 1)" | gq "via 198.18.0.1 dev eth0" || fail "node 2 -> 1 not direct"
+ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 2) " && fail "ARP entry for a directly routed peer"
+bridge -n "$(n 1)" fdb show dev flannel.1 | gq "dst 198.18.0.2 " && fail "FDB entry for a directly routed peer"
+ip -n "$(n 1)" route show "$(net_of 3)" | gq "via $(gw_of 3) dev flannel.1 onlink" || fail "node 1 -> 3 not VXLAN"
+ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 3) lladdr $(mac_of 3) PERMANENT" || fail "ARP 1 -> 3"
+bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$(mac_of 3) dst 198.18.1.3 self permanent" || fail "FDB 1 -> 3"
+ip -n "$(n 3)" route show "$(net_of 1)" | gq "via $(gw_of 1) dev flannel.1 onlink" || fail "node 3 -> 1 not VXLAN"
+pass "DirectRouting: plain route to the L2 peer, VXLAN entries for the routed one"
+
+ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
+serve b; serve c
+ip netns exec "$OV_U" tcpdump -ni br0 -c 2 -l "tcp port 8080 and host $ip2" >"$OV_TMP/direct.txt" 2>/dev/null &
+cap=$!
+ip netns exec "$OV_U" tcpdump -ni br1 -c 2 -l 'udp port 8472' >"$OV_TMP/vxlan.txt" 2>/dev/null &
+cap2=$!
+sleep 0.5
+[ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b (direct)"
+[ "$(http a "$ip3")" = "hello from weft" ] || fail "HTTP a -> c (VXLAN, routed underlay)"
+[ "$(http c "$ip2")" = "hello from weft" ] || fail "HTTP c -> b (VXLAN, routed underlay)"
+for _ in $(seq 30); do kill -0 $cap 2>/dev/null || kill -0 $cap2 2>/dev/null || break; sleep 0.1; done
+kill $cap $cap2 2>/dev/null || true; wait $cap $cap2 2>/dev/null || true
+gq -E "$ip1\.[0-9]+ > $ip2\.8080: " "$OV_TMP/direct.txt" || fail "no unencapsulated pod packet on br0: $(cat "$OV_TMP/direct.txt")"
+gq -E '198\.18\.[01]\.[0-9]+\.[0-9]+ > 198\.18\.[01]\.[0-9]+\.8472: ' "$OV_TMP/vxlan.txt" || fail "no VXLAN on br1: $(cat "$OV_TMP/vxlan.txt")"
+pass "HTTP across both paths; pod packets plain on br0, VXLAN on br1"
+
+kill -TERM "${OV_WEFTD[2]}"; wait "${OV_WEFTD[2]}" 2>/dev/null || true
+ov_etcdctl del "$OV_PREFIX/subnets/$(net_of 2 | tr / -)" >/dev/null
+for _ in $(seq 100); do ip -n "$(n 1)" route show "$(net_of 2)" | gq . || break; sleep 0.05; done
+ip -n "$(n 1)" route show "$(net_of 2)" | gq . && fail "direct route to a removed lease kept"
+pass "direct route removed with the lease"
+
+# --- host-gw, nodes 4 and 5, prefix /weft/hostgw, network 10.43.0.0/16
+OV_PREFIX=/weft/hostgw OV_NET=10.43.0.0/16 ov_config '{"Type":"host-gw"}'
+for i in 4 5; do ov_weftd $i --etcd-prefix /weft/hostgw; done
+for i in 4 5; do ov_wait_ready $i; done
+ov_wait_route 4 "$(net_of 5)"; ov_wait_route 5 "$(net_of 4)"
+ip -n "$(n 4)" route show "$(net_of 5)" | gq "^$(net_of 5) via 198.18.0.5 dev eth0" ||
+  fail "host-gw route 4 -> 5: $(ip -n "$(n 4)" route show "$(net_of 5)")"
+ip -n "$(n 5)" route show "$(net_of 4)" | gq "via 198.18.0.4 dev eth0" || fail "host-gw route 5 -> 4"
+ip -n "$(n 4)" link show flannel.1 >/dev/null 2>&1 && fail "host-gw node has a VXLAN device"
+[ "$(sed -n 3p "$OV_TMP/n4/subnet.env")" = FLANNEL_MTU=1500 ] || fail "host-gw MTU: $(cat "$OV_TMP/n4/subnet.env")"
+val=$(ov_etcdctl get --print-value-only "/weft/hostgw/subnets/$(net_of 4 | tr / -)")
+[ "$val" = '{"PublicIP":"198.18.0.4","PublicIPv6":null,"BackendType":"host-gw"}' ] || fail "host-gw lease value: $val"
+ip -n "$(n 4)" route show | gq "10.42." && fail "host-gw node 4 programmed a lease of the other prefix"
+ip4=$(ov_pod 4 d); ip5=$(ov_pod 5 e)
+serve e
+[ "$(http d "$ip5")" = "hello from weft" ] || fail "HTTP d -> e over host-gw"
+pass "host-gw: routes via public IPs, lease value, HTTP $ip4 -> $ip5"
+kill -TERM "${OV_WEFTD[5]}"; wait "${OV_WEFTD[5]}" 2>/dev/null || true
+ov_etcdctl del "/weft/hostgw/subnets/$(net_of 5 | tr / -)" >/dev/null
+for _ in $(seq 100); do ip -n "$(n 4)" route show "$(net_of 5)" | gq . || break; sleep 0.05; done
+ip -n "$(n 4)" route show "$(net_of 5)" | gq . && fail "host-gw route kept after the lease was deleted"
+pass "host-gw route removed with the lease"
+echo "all weftd backend e2e checks passed"
