@@ -411,6 +411,32 @@ void Agent::Handle(const Event& e) {
   }
 }
 
+// The periodic check of the kernel side, on the --iptables-resync period: a deleted VXLAN device
+// is re-created (same MAC) with its address, and peer entries that someone removed, or that
+// failed to program, are put back, stray ones in the overlay removed. flanneld does none of this
+// (its device watcher re-creates flannel.1 but replays no peer, flannel §3.8).
+void Agent::ResyncDataplane() {
+  if (!reconciled_) return;
+  if (cfg_.backend.type == "vxlan") {
+    Mac mac = dp_->EnsureVxlan(vxlan_spec_);
+    dp_->EnsureAddress(ctx_.vxlan_dev, {own_.subnet.ip, 32}, cfg_.network);
+    if (own_attrs_.vtep_mac && mac != *own_attrs_.vtep_mac) {
+      Log('W', ctx_.vxlan_dev + " now has MAC " + MacString(mac) + " (was " + MacString(*own_attrs_.vtep_mac) +
+                   "); publishing it");
+      own_attrs_.vtep_mac = mac;
+      RenewLease();
+    }
+  }
+  KernelState k = dp_->Dump(ctx_.vxlan_dev, cfg_.network);
+  std::erase_if(k.routes, [&](const RouteEntry& r) { return r.dst == own_.subnet; });
+  Changes c = Reconcile(k, Union(programmed_));
+  if (c.empty()) return;
+  Log('W', "data plane drifted: restoring " +
+               std::to_string(c.add_routes.size() + c.add_neighs.size() + c.add_fdbs.size()) + " entries, removing " +
+               std::to_string(c.del_routes.size() + c.del_neighs.size() + c.del_fdbs.size()));
+  dp_->Apply(ctx_.vxlan_dev, c);
+}
+
 void Agent::Run() {
   SetNotReady("waiting for the network config " + opts_.prefix + "/config");
   std::optional<Ip4Net> previous;
@@ -428,7 +454,7 @@ void Agent::Run() {
     mtu_ = base_mtu - 50;
     ctx_.vxlan_dev = "flannel." + std::to_string(cfg_.backend.vni);
     std::string machine = cni::ReadFile("/etc/machine-id").value_or("");
-    VxlanDeviceSpec spec;
+    VxlanDeviceSpec& spec = vxlan_spec_;
     spec.name = ctx_.vxlan_dev;
     spec.vni = static_cast<uint32_t>(cfg_.backend.vni);
     spec.port = static_cast<uint16_t>(cfg_.backend.port);
@@ -481,13 +507,20 @@ void Agent::Run() {
     }
     auto now = Clock::now();
     if (now >= renew_at_) RenewLease();
-    if (rules_ && now >= next_rules) {
+    if (now >= next_rules) {
+      if (rules_) {
+        try {
+          if (auto missing = rules_->Resync()) Log('W', "iptables rules were missing (" + *missing + "); restored");
+          rules_error_.reset();
+        } catch (const cni::Error& err) {
+          rules_error_ = "iptables: " + err.msg();
+          Log('E', *rules_error_);
+        }
+      }
       try {
-        if (auto missing = rules_->Resync()) Log('W', "iptables rules were missing (" + *missing + "); restored");
-        rules_error_.reset();
+        ResyncDataplane();
       } catch (const cni::Error& err) {
-        rules_error_ = "iptables: " + err.msg();
-        Log('E', *rules_error_);
+        Log('E', "data plane check: " + err.msg());
       }
       next_rules = now + std::chrono::seconds(opts_.iptables_resync_s);
     }

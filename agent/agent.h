@@ -99,6 +99,7 @@ class Agent {
   void RemovePeer(const Ip4Net& sn);
   void Merge(const Changes& c);  // queue for the next Flush
   void Flush();                  // apply what is queued, in one batch
+  void ResyncDataplane();        // periodic: device, address and peer entries as wanted
   std::string SubnetKey(const Ip4Net& sn) const { return opts_.prefix + "/subnets/" + sn.Key(); }
 
   AgentOptions opts_;
@@ -107,6 +108,7 @@ class Agent {
   NetworkConfig cfg_;
   ExtIface ext_;
   BackendContext ctx_;
+  VxlanDeviceSpec vxlan_spec_;
   LeaseAttrs own_attrs_;
   Lease own_;
   int mtu_ = 0;

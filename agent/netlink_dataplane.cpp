@@ -80,6 +80,7 @@ class NetlinkDataplane : public Dataplane {
 
   void Apply(const std::string& dev, const Changes& c) override {
     if (c.empty()) return;
+    index_.clear();  // ifindexes are cached per batch only: a re-created device gets a new one
     int index = dev.empty() ? 0 : sk_.GetLink(dev).index;
     for (const auto& r : c.del_routes) Try("delete route " + r.dst.String(), [&] { sk_.DeleteRoute(ToRoute(r)); });
     for (const auto& n : c.del_neighs) Try("delete neighbour " + n.ip.String(), [&] { sk_.DeleteNeigh(ToNeigh(index, n)); });
