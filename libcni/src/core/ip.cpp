@@ -195,7 +195,7 @@ IP IP::Masked(int prefix) const {
   IP r = *this;
   for (int k = 0; k < static_cast<int>(size()); ++k) {
     int keep = prefix - 8 * k;
-    uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+    auto m = static_cast<uint8_t>(keep >= 8 ? 0xff : keep <= 0 ? 0 : 0xff << (8 - keep));
     r.bytes_[static_cast<size_t>(k)] &= m;
   }
   return r;
@@ -249,7 +249,7 @@ IP IPNet::Broadcast() const {
   uint8_t b[16];
   for (size_t k = 0; k < ip.size(); ++k) {
     int keep = prefix - 8 * static_cast<int>(k);
-    uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+    auto m = static_cast<uint8_t>(keep >= 8 ? 0xff : keep <= 0 ? 0 : 0xff << (8 - keep));
     b[k] = static_cast<uint8_t>(net.data()[k] | static_cast<uint8_t>(~m));
   }
   r = IP::FromBytes(b, ip.size());
@@ -266,7 +266,7 @@ std::string IPNet::MaskHex() const {
   std::string out;
   for (int k = 0; k < ip.bits() / 8; ++k) {
     int keep = prefix - 8 * k;
-    uint8_t m = keep >= 8 ? 0xff : keep <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+    auto m = static_cast<uint8_t>(keep >= 8 ? 0xff : keep <= 0 ? 0 : 0xff << (8 - keep));
     out += hex[m >> 4];
     out += hex[m & 15];
   }
