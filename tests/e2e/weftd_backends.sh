@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# e2e: weftd's other data paths. VXLAN with DirectRouting on three nodes, two on one underlay L2
+# e2e: weftd's other data paths and its interface/firewall options. VXLAN with DirectRouting on three nodes, two on one underlay L2
 # segment (198.18.0.0/24) and one routed behind the underlay router (198.18.1.0/24): the
 # L2-adjacent peer gets a plain route via its public IP (pod packets cross the underlay
 # unencapsulated), the routed one the VXLAN entries. And the host-gw backend on two more nodes
@@ -80,10 +80,35 @@ for _ in $(seq 100); do ip -n "$(n 1)" route show "$(net_of 2)" | gq . || break;
 ip -n "$(n 1)" route show "$(net_of 2)" | gq . && fail "direct route to a removed lease kept"
 pass "direct route removed with the lease"
 
-# --- host-gw, nodes 4 and 5, prefix /weft/hostgw, network 10.43.0.0/16
+# --- host-gw, nodes 4 and 5, prefix /weft/hostgw, network 10.43.0.0/16. Their default route
+# points at a decoy interface (decoy0, 192.0.2.N), so weftd's default choice would be wrong:
+# node 4 finds eth0 with --iface-regex on the address, node 5 with FLANNELD_IFACE_CAN_REACH;
+# node 5 also takes its prefix and --iptables-forward-rules=false from FLANNELD_* variables.
 OV_PREFIX=/weft/hostgw OV_NET=10.43.0.0/16 ov_config '{"Type":"host-gw"}'
-for i in 4 5; do ov_weftd $i --etcd-prefix /weft/hostgw; done
+for i in 4 5; do
+  ip -n "$(n $i)" link add decoy0 type veth peer name decoy1
+  ip -n "$(n $i)" addr add "192.0.2.$i/24" dev decoy0
+  ip -n "$(n $i)" link set decoy1 up
+  ip -n "$(n $i)" link set decoy0 up
+  ip -n "$(n $i)" route replace default via 192.0.2.254 dev decoy0
+done
+weftd_at() {  # weftd_at N ENV... -- FLAGS...: weftd without ov_weftd's --iface
+  local i=$1 envs=(); shift
+  while [ "$1" != -- ]; do envs+=("$1"); shift; done; shift
+  ip netns exec "$(n "$i")" env "${envs[@]}" "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" \
+    --subnet-file "$OV_TMP/n$i/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" >>"$OV_TMP/n$i/weftd.log" 2>&1 &
+  OV_WEFTD[$i]=$!; OV_PIDS+=($!)
+}
+weftd_at 4 -- -etcd-prefix=/weft/hostgw -iface-regex='^198\.18\.0\.' -ip-masq
+weftd_at 5 FLANNELD_ETCD_PREFIX=/weft/hostgw FLANNELD_IFACE_CAN_REACH=198.18.0.254 FLANNELD_IPTABLES_FORWARD_RULES=false --
 for i in 4 5; do ov_wait_ready $i; done
+for i in 4 5; do gq "using interface eth0 (198.18.0.$i)" "$OV_TMP/n$i/weftd.log" || fail "node $i: $(grep 'using interface' "$OV_TMP/n$i/weftd.log")"; done
+ip netns exec "$(n 4)" iptables -S FLANNEL-FWD | gq -- '-A FLANNEL-FWD -s 10.43.0.0/16' || fail "node 4 has no FLANNEL-FWD"
+ip netns exec "$(n 4)" iptables -t nat -S FLANNEL-POSTRTG | gq MASQUERADE || fail "node 4 has no FLANNEL-POSTRTG"
+ip netns exec "$(n 5)" iptables -S FLANNEL-FWD >/dev/null 2>&1 && fail "FLANNELD_IPTABLES_FORWARD_RULES=false ignored"
+ip netns exec "$(n 5)" iptables -t nat -S FLANNEL-POSTRTG >/dev/null 2>&1 && fail "node 5 has masquerade rules without --ip-masq"
+[ "$(sed -n 4p "$OV_TMP/n5/subnet.env")" = FLANNEL_IPMASQ=false ] || fail "node 5 FLANNEL_IPMASQ"
+pass "interface by --iface-regex and FLANNELD_IFACE_CAN_REACH past a decoy default route; forward/masq rules per flags"
 ov_wait_route 4 "$(net_of 5)"; ov_wait_route 5 "$(net_of 4)"
 ip -n "$(n 4)" route show "$(net_of 5)" | gq "^$(net_of 5) via 198.18.0.5 dev eth0" ||
   fail "host-gw route 4 -> 5: $(ip -n "$(n 4)" route show "$(net_of 5)")"
