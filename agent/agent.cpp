@@ -12,6 +12,9 @@
 #include <cstdio>
 #include <ctime>
 #include <iostream>
+#include <set>
+#include <type_traits>
+#include <utility>
 
 #include "cni/error.h"
 #include "cni/files.h"
@@ -57,28 +60,27 @@ PeerEntries PeerEntriesFor(const BackendContext& ctx, const Lease& peer) {
   return e;
 }
 
-template <typename T, typename Same>
-static void DiffList(const std::vector<T>& have, const std::vector<T>& want, Same same_slot,
-                     std::vector<T>& del, std::vector<T>& add) {
-  for (const T& h : have) {
-    if (std::find(want.begin(), want.end(), h) != want.end()) continue;
-    // replaced in place by a want entry for the same slot: no delete
-    if (std::any_of(want.begin(), want.end(), [&](const T& w) { return same_slot(h, w); })) continue;
-    del.push_back(h);
-  }
+// Entries of `have` that `want` neither holds nor replaces in place (same slot: route
+// destination, neighbour IP) are deleted; entries of `want` missing from `have` are added. Sets,
+// not scans: a start-up or periodic reconcile compares thousands of entries.
+template <typename T, typename Slot>
+static void DiffList(const std::vector<T>& have, const std::vector<T>& want, Slot slot, std::vector<T>& del,
+                     std::vector<T>& add) {
+  const std::set<T> want_set(want.begin(), want.end()), have_set(have.begin(), have.end());
+  std::set<std::decay_t<decltype(slot(std::declval<const T&>()))>> want_slots;
+  for (const T& w : want) want_slots.insert(slot(w));
+  for (const T& h : have)
+    if (!want_set.count(h) && !want_slots.count(slot(h))) del.push_back(h);
   for (const T& w : want)
-    if (std::find(have.begin(), have.end(), w) == have.end()) add.push_back(w);
+    if (!have_set.count(w)) add.push_back(w);
 }
 
 Changes Diff(const PeerEntries& have, const PeerEntries& want) {
   Changes c;
-  DiffList(have.routes, want.routes, [](const RouteEntry& a, const RouteEntry& b) { return a.dst == b.dst; },
-           c.del_routes, c.add_routes);
-  DiffList(have.neighs, want.neighs, [](const NeighEntry& a, const NeighEntry& b) { return a.ip == b.ip; },
-           c.del_neighs, c.add_neighs);
+  DiffList(have.routes, want.routes, [](const RouteEntry& r) { return r.dst; }, c.del_routes, c.add_routes);
+  DiffList(have.neighs, want.neighs, [](const NeighEntry& n) { return n.ip; }, c.del_neighs, c.add_neighs);
   // FDB entries are keyed by MAC: an entry for a peer's old MAC is deleted (flanneld leaves it).
-  DiffList(have.fdbs, want.fdbs, [](const FdbEntry&, const FdbEntry&) { return false; }, c.del_fdbs,
-           c.add_fdbs);
+  DiffList(have.fdbs, want.fdbs, [](const FdbEntry& f) { return f; }, c.del_fdbs, c.add_fdbs);
   return c;
 }
 

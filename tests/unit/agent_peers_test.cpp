@@ -1,6 +1,8 @@
 // weftd peer programming: the kernel entries per lease and the change sets between states.
 #include <catch2/catch.hpp>
 
+#include <cstdio>
+
 #include "agent/agent.h"
 
 using namespace weft::agent;
@@ -103,4 +105,32 @@ TEST_CASE("agent peers: stable VtepMAC is locally administered unicast", "[agent
   CHECK(a != StableMac("machine|198.18.0.2|1"));
   CHECK((a[0] & 0x01) == 0);
   CHECK((a[0] & 0x02) == 0x02);
+}
+
+TEST_CASE("agent peers: reconcile at scale finds exactly the changed peers", "[agent][peers]") {
+  BackendContext ctx = Vxlan();
+  std::map<Ip4Net, PeerEntries> want;
+  KernelState k;
+  char sn[32], pub[32], mac[32];
+  for (int i = 0; i < 4000; ++i) {
+    std::snprintf(sn, sizeof sn, "10.%d.%d.0/24", 1 + i / 250, i % 250);
+    std::snprintf(pub, sizeof pub, "198.19.%d.%d", i / 250, 1 + i % 250);
+    std::snprintf(mac, sizeof mac, "0e:00:00:00:%02x:%02x", i >> 8, i & 255);
+    PeerEntries e = PeerEntriesFor(ctx, Peer(sn, pub, mac));
+    if (i % 100 != 0) {  // every 100th peer is new to the kernel
+      k.routes.push_back(e.routes[0]);
+      k.neighs.push_back(e.neighs[0]);
+      k.fdbs.push_back(e.fdbs[0]);
+    }
+    if (i % 100 != 1) want[e.routes[0].dst] = e;  // every 100th + 1 vanished
+  }
+  Changes c = Reconcile(k, Union(want));
+  CHECK(c.add_routes.size() == 40);
+  CHECK(c.add_neighs.size() == 40);
+  CHECK(c.add_fdbs.size() == 40);
+  CHECK(c.del_routes.size() == 40);
+  CHECK(c.del_neighs.size() == 40);
+  CHECK(c.del_fdbs.size() == 40);
+  for (const RouteEntry& r : c.del_routes) CHECK(want.count(r.dst) == 0);
+  for (const RouteEntry& r : c.add_routes) CHECK(want.count(r.dst) == 1);
 }
