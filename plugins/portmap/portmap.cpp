@@ -51,19 +51,21 @@ Config Load(const cni::CallArgs& args, Backend* backend, bool wrap) {
 }
 
 // Deletes conntrack entries of the UDP and SCTP host ports, so a flow that kept hitting an old
-// DNAT target follows the new rules at once. Failures are informative only, as in the reference.
-void FlushStaleConntrack(const Config& c, Family family, const std::string& who) {
-  std::vector<uint16_t> udp, sctp;
+// DNAT target follows the new rules at once; one dump for all families, none when there is no
+// UDP/SCTP mapping or no conntrack entry at all. Failures are informative only, as in the
+// reference.
+void FlushStaleConntrack(const Config& c, std::span<const Family> families, const std::string& who) {
+  std::vector<cni::fw::ProtoPort> targets;
   for (const PortMapping& m : c.mappings) {
     std::string p = m.protocol;
     for (char& ch : p) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
     if (m.host_port > 65535) continue;
-    if (p == "udp") udp.push_back(static_cast<uint16_t>(m.host_port));
-    if (p == "sctp") sctp.push_back(static_cast<uint16_t>(m.host_port));
+    uint16_t port = static_cast<uint16_t>(m.host_port);
+    if (p == "udp") targets.push_back({IPPROTO_UDP, port});
+    if (p == "sctp") targets.push_back({IPPROTO_SCTP, port});
   }
   try {
-    cni::fw::DeleteConntrackByDport(family, IPPROTO_UDP, udp);
-    cni::fw::DeleteConntrackByDport(family, IPPROTO_SCTP, sctp);
+    cni::fw::DeleteConntrackByDport(families, targets);
   } catch (const Error& e) {
     std::cerr << "failed to delete stale UDP conntrack entries for " << who << ": " << e.msg()
               << ", ignoring\n";
@@ -179,8 +181,12 @@ cni::Result Add(const cni::CallArgs& args) {
 
   if (backend == Backend::kNftables) NftAdd(c);
   std::unique_ptr<cni::fw::Backend> ipt = backend == Backend::kIptables ? Iptables() : nullptr;
+  std::vector<Family> families;
+  std::string ips;
   for (const cni::IPNet& a : Addresses(c)) {
     Family f = FamilyOf(a);
+    families.push_back(f);
+    ips += (ips.empty() ? "" : ", ") + a.ip.String();
     if (ipt) {
       std::vector<cni::fw::Chain> chains = SetupChains(c, a);
       try {
@@ -189,9 +195,9 @@ cni::Result Add(const cni::CallArgs& args) {
         throw e.Wrap("unable to setup DNAT");
       }
     }
-    FlushStaleConntrack(c, f, a.ip.String());
     if (c.snat && f == Family::kIPv4) EnableRouteLocalnet(a.ip);
   }
+  FlushStaleConntrack(c, families, ips);
   return *c.prev_result;
 }
 
@@ -232,7 +238,7 @@ void Del(const cni::CallArgs& args) {
   }
   // The reference flushes conntrack only on ADD; doing it on DEL too means no flow keeps
   // hitting a DNAT target that is gone.
-  for (Family f : families) FlushStaleConntrack(c, f, args.container_id);
+  FlushStaleConntrack(c, families, args.container_id);
 }
 
 void Check(const cni::CallArgs& args) {

@@ -14,6 +14,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../../libcni/src/fw/gencache.h"
 #include "../../libcni/src/fw/proc.h"
 #include "cni/error.h"
 #include "cni/files.h"
@@ -52,6 +53,16 @@ std::string Save(BackendKind kind, Family f) {
   cni::fw::ProcResult r = cni::fw::RunProcess({tool, "-t", "nat"}, "");
   REQUIRE(r.status == 0);
   return r.out;
+}
+
+// iptables-save output without its "# Generated/Completed on <time>" lines.
+std::string WithoutComments(const std::string& save) {
+  std::string out;
+  std::istringstream in(save);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.starts_with("#")) out += line + "\n";
+  }
+  return out;
 }
 
 size_t Count(const std::string& hay, const std::string& needle) {
@@ -220,6 +231,57 @@ TEST_CASE("fw: 20 parallel callers on one namespace, iptables-legacy", "[netns][
 TEST_CASE("fw: 20 parallel callers on one namespace, iptables-nft", "[netns][fw]") {
   Parallel(BackendKind::kIptablesNft, Family::kIPv4);
   Parallel(BackendKind::kIptablesNft, Family::kIPv6);
+}
+
+TEST_CASE("fw: iptables-nft reuses its recorded state only while nobody else changed the ruleset",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wfg");
+  InNetns(ns.path(), [&] {
+    for (Family f : {Family::kIPv4, Family::kIPv6}) {
+      std::string ipt = f == Family::kIPv4 ? "iptables" : "ip6tables";
+      auto b = Make(BackendKind::kIptablesNft);
+      std::vector<Chain> chains = Chains(f, "WEFT-G1", 8080);
+      b->Ensure(f, chains);
+
+      // The record carries the generation our restore produced, and is the namespace's lock.
+      cni::fw::NftGeneration gen;
+      REQUIRE(gen.ok());
+      auto text = cni::ReadFile(cni::fw::StateCachePath(gen.cookie()));
+      REQUIRE(text);
+      cni::fw::StateCache rec = cni::fw::StateCache::Parse(*text);
+      REQUIRE(rec.genid);
+      CHECK(*rec.genid == gen.Get());
+      CHECK(rec.tables.at({static_cast<int>(f), "nat"}).chains.count("WEFT-G1") == 1);
+
+      // Behind our back: a rule of the chain and the jumps into it are deleted.
+      std::string mark_rule = Save(BackendKind::kIptablesNft, f);
+      size_t at = mark_rule.find("-A WEFT-G1 -s ");
+      REQUIRE(at != std::string::npos);
+      mark_rule = mark_rule.substr(at + 3, mark_rule.find('\n', at) - at - 3);
+      std::vector<std::string> del{ipt, "-t", "nat", "-D"};
+      std::istringstream words(mark_rule);
+      for (std::string w; words >> w;) del.push_back(w);
+      REQUIRE(cni::fw::RunProcess(del, "").status == 0);
+      REQUIRE(cni::fw::RunProcess({ipt, "-t", "nat", "-F", "WEFT-TEST-DNAT"}, "").status == 0);
+      b->Ensure(f, chains);  // the generation moved: read again and repair
+      std::string s = Save(BackendKind::kIptablesNft, f);
+      CHECK(Count(s, "-A " + mark_rule) == 1);  // mark_rule starts with the chain name
+      CHECK(Count(s, "-A WEFT-TEST-DNAT -p tcp -m comment --comment \"dnat name: \\\"t\\\" id: "
+                     "\\\"WEFT-G1\\\"\" -m multiport --dports 8080 -j WEFT-G1") == 1);
+      b->Ensure(f, chains);  // and from the record: still no duplicate
+      CHECK(WithoutComments(Save(BackendKind::kIptablesNft, f)) == WithoutComments(s));
+
+      // The chain removed behind our back: Remove succeeds and leaves nothing.
+      REQUIRE(cni::fw::RunProcess({ipt, "-t", "nat", "-F", "WEFT-TEST-DNAT"}, "").status == 0);
+      REQUIRE(cni::fw::RunProcess({ipt, "-t", "nat", "-F", "WEFT-G1"}, "").status == 0);
+      REQUIRE(cni::fw::RunProcess({ipt, "-t", "nat", "-X", "WEFT-G1"}, "").status == 0);
+      b->Remove(f, chains);
+      b->Ensure(f, chains);  // and back, from a fresh read
+      CHECK_FALSE(b->Check(f, chains));
+      b->Remove(f, chains);
+      CHECK(Save(BackendKind::kIptablesNft, f).find("WEFT-G1") == std::string::npos);
+    }
+  });
 }
 
 TEST_CASE("fw: a held xtables lock fails with code 11 after the bounded wait", "[netns][fw]") {

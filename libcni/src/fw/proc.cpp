@@ -38,7 +38,8 @@ std::string FindCommand(std::string_view name) {
   return "";
 }
 
-ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view input) {
+ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view input,
+                      ProcWatch* watch) {
   std::string exe = FindCommand(argv.at(0));
   if (exe.empty()) throw Error(kInternal, "executable file not found in $PATH: " + argv[0]);
   int in[2], out[2], err[2];
@@ -65,19 +66,23 @@ ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view inp
   if (input.empty()) in_w = UniqueFd();
   else fcntl(in_w.get(), F_SETFL, O_NONBLOCK);
   char buf[65536];
+  bool watching = watch && watch->fd >= 0;
   while (out_r || err_r) {
-    pollfd fds[3];
+    pollfd fds[4];
     int n = 0;
     if (in_w) fds[n++] = {in_w.get(), POLLOUT, 0};
     if (out_r) fds[n++] = {out_r.get(), POLLIN, 0};
     if (err_r) fds[n++] = {err_r.get(), POLLIN, 0};
+    if (watching) fds[n++] = {watch->fd, POLLIN, 0};
     if (poll(fds, static_cast<nfds_t>(n), -1) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     for (int i = 0; i < n; ++i) {
       if (!fds[i].revents) continue;
-      if (in_w && fds[i].fd == in_w.get()) {
+      if (watching && fds[i].fd == watch->fd) {
+        if (watch->on_ready(pid)) watching = false;
+      } else if (in_w && fds[i].fd == in_w.get()) {
         ssize_t w = write(in_w.get(), input.data() + written, input.size() - written);
         if (w > 0) written += static_cast<size_t>(w);
         if (w < 0 && errno != EAGAIN && errno != EINTR) in_w = UniqueFd();

@@ -3,6 +3,9 @@
 // deadlock a pipe.
 #pragma once
 
+#include <sys/types.h>
+
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,8 +17,16 @@ struct ProcResult {
   std::string out, err;
 };
 
+/// Something else to wait on while a process runs: `on_ready(child pid)` is called whenever `fd`
+/// is readable, until it returns true.
+struct ProcWatch {
+  int fd = -1;
+  std::function<bool(pid_t)> on_ready;
+};
+
 /// Runs argv[0] (searched on PATH, then /usr/sbin and /sbin) with `input` on stdin.
-ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view input);
+ProcResult RunProcess(const std::vector<std::string>& argv, std::string_view input,
+                      ProcWatch* watch = nullptr);
 
 /// Runs every argv concurrently (stdin empty, output collected in memory files, so no pipe can
 /// fill up) and returns their results in order; wall time is that of the slowest.

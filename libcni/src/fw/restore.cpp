@@ -2,11 +2,18 @@
 // the chains involved and one `iptables-restore --noflush` to apply every change of the
 // call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
 // This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
-// where the host's iptables tools show them. Reading is scoped to the chains of the call (see
-// ReadChains), so a big nat table does not slow every call down, and a small one costs one read. Read-modify-write is serialised across processes by
-// /run/xtables.lock with a bounded wait (iptables-nft does not take that lock itself, so holding
-// it around both steps cannot deadlock). For the legacy flavour the child takes the xtables lock
-// itself (-w), and our read-modify-write is serialised by a separate weft lock.
+// where the host's iptables tools show them.
+//
+// On nf_tables the read is usually skipped: the state the previous weft call in this namespace
+// left behind is recorded with the ruleset generation its transaction produced, and reused while
+// the generation is unchanged (see gencache.h), so a call is one in-process generation query and
+// one iptables-restore process. Otherwise the read is scoped to the chains of the call (see
+// ReadChains), so a big nat table does not slow every call down, and a small one costs one read.
+// Read-modify-write is serialised across weft processes by a per-namespace lock file with a
+// bounded wait (iptables-nft takes no lock itself, so holding ours around both steps cannot
+// deadlock, and callers in other namespaces never wait for it). For the legacy flavour the child
+// takes the xtables lock itself (-w), and our read-modify-write is serialised by a separate weft
+// lock.
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <signal.h>
@@ -17,6 +24,7 @@
 
 #include "cni/error.h"
 #include "cni/files.h"
+#include "gencache.h"
 #include "plan.h"
 #include "proc.h"
 
@@ -33,19 +41,18 @@ class RestoreBackend : public Backend {
   }
 
   void Ensure(Family family, std::span<const Chain> chains) override {
-    UniqueFd lock = Lock();
-    std::map<std::string, TableState> states = ReadChains(family, chains);
-    Apply(family, PlanEnsure(family, chains, states));
+    Transact(family, chains, [&](std::map<std::string, TableState>& states) {
+      return PlanEnsure(family, chains, states);
+    });
   }
 
   void Remove(Family family, std::span<const Chain> chains) override {
-    UniqueFd lock = Lock();
-    std::map<std::string, TableState> states = ReadChains(family, chains);
-    Apply(family, PlanRemove(chains, states));
+    Transact(family, chains,
+             [&](std::map<std::string, TableState>& states) { return PlanRemove(chains, states); });
   }
 
   std::optional<std::string> Check(Family family, std::span<const Chain> chains) override {
-    return CheckState(family, chains, ReadChains(family, chains));
+    return CheckState(family, chains, ReadChains(family, chains, nullptr));
   }
 
   bool ChainExists(Family family, std::string_view table, std::string_view chain) override {
@@ -77,13 +84,146 @@ class RestoreBackend : public Backend {
     return base + "-" + std::string(verb);
   }
 
-  UniqueFd Lock() const {
-    const char* path = legacy_ ? "/run/weft-iptables.lock" : kXtablesLock;
-    UniqueFd fd(open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600));
-    if (!fd) throw Error::Errno(errno, std::string("open ") + path);
+  static UniqueFd Lock(const std::string& path) {
+    UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd) throw Error::Errno(errno, "open " + path);
     if (!FlockWithTimeout(fd.get(), std::chrono::milliseconds(kLockTimeoutMs)))
-      throw Error(kTryAgainLater, std::string("timed out waiting for lock ") + path);
+      throw Error(kTryAgainLater, "timed out waiting for lock " + path);
     return fd;
+  }
+
+  // One read-modify-write: the state of the chains involved (recorded or read), the plan, one
+  // restore. `plan` turns the state into operations and updates it to the result.
+  template <class Plan>
+  void Transact(Family family, std::span<const Chain> chains, Plan plan) {
+    if (legacy_) {
+      UniqueFd lock = Lock("/run/weft-iptables.lock");
+      std::map<std::string, TableState> states = ReadChains(family, chains, nullptr);
+      Apply(family, plan(states));
+      return;
+    }
+    // Declared before the lock, so the socket closes after the lock is released: closing a
+    // netfilter socket can wait for the kernel to free deleted rules (an RCU grace period).
+    NftGeneration gen;
+    std::string path;
+    if (gen.ok()) {
+      try {
+        EnsureDir("/run/weft", 0755);
+        path = StateCachePath(gen.cookie());
+      } catch (const Error&) {
+        // no record, no per-namespace lock: read every time under the xtables lock
+      }
+    }
+    UniqueFd lock = Lock(path.empty() ? std::string(kXtablesLock) : path);
+    ChainKeys keys = KeysOf(chains);
+    for (int attempt = 0;; ++attempt) {
+      std::optional<uint32_t> g0 = path.empty() ? std::nullopt : gen.Get();
+      StateCache cache;
+      if (g0) {
+        cache = StateCache::Parse(ReadAll(lock.get()));
+        if (cache.genid != g0) cache = StateCache{};
+        cache.genid = g0;
+      }
+      std::map<std::string, TableState> states;
+      bool recorded = g0 && attempt == 0 && cache.Lookup(family, keys, states);
+      if (!recorded) {
+        bool complete = false;
+        states = ReadChains(family, chains, &complete);
+        if (g0) cache.Store(family, keys, states, complete);
+      }
+      std::vector<Op> ops = plan(states);
+      if (ops.empty()) {
+        if (g0 && !recorded) Record(lock.get(), cache);
+        return;
+      }
+      // Only when our restore was the one commit since g0 does `states` describe the tables.
+      auto record_result = [&](std::optional<uint32_t> g1) {
+        if (g1 && *g1 == *g0 + 1) {
+          cache.Store(family, keys, states, false);
+          cache.genid = g1;
+        } else {
+          cache = StateCache{};
+        }
+        Record(lock.get(), cache);
+      };
+      // iptables-restore commits a one-table script in one batch and then closes its netlink
+      // socket, which waits for the kernel to free what the batch deleted (an RCU grace period,
+      // ~13 ms). Watching for its commit lets the next caller in at the commit instead of at
+      // the exit. Several tables are several commits: then only the exit counts.
+      CommitWatch watch;
+      bool released = false;
+      ProcWatch pw;
+      if (g0 && watch.fd() >= 0 && std::all_of(ops.begin(), ops.end(), [&](const Op& o) {
+            return o.table == ops.front().table;
+          })) {
+        pw.fd = watch.fd();
+        pw.on_ready = [&](pid_t child) {
+          std::optional<uint32_t> g1;
+          if (!watch.Drain(child, &g1)) return false;
+          if (g1) {
+            record_result(g1);
+            lock = UniqueFd();
+            released = true;
+          }
+          return true;
+        };
+      }
+      try {
+        Apply(family, ops, pw.fd >= 0 ? &pw : nullptr);
+      } catch (const Error&) {
+        if (released) {  // committed, then failed: nothing recorded can be trusted
+          UniqueFd relock = Lock(path);
+          Record(relock.get(), StateCache{});
+          throw;
+        }
+        if (g0) Record(lock.get(), StateCache{});
+        // A record can't be stale while the generation matches, but a failure after using one
+        // is retried once with a real read rather than trusted.
+        if (recorded) continue;
+        throw;
+      }
+      if (g0 && !released) record_result(gen.Get());
+      return;
+    }
+  }
+
+  static std::string ReadAll(int fd) {
+    std::string s;
+    char buf[16384];
+    off_t off = 0;
+    for (ssize_t n; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) s.append(buf, static_cast<size_t>(n));
+    return s;
+  }
+
+  // Rewrites the record in place (it is also the lock, so it can't be replaced by a rename); a
+  // torn write fails StateCache::Parse and only costs the next call a read.
+  static void Record(int fd, const StateCache& cache) {
+    std::string text = cache.Serialize();
+    if (ftruncate(fd, 0) != 0) return;
+    size_t done = 0;
+    while (done < text.size()) {
+      ssize_t n = pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        (void)ftruncate(fd, 0);
+        return;
+      }
+      done += static_cast<size_t>(n);
+    }
+  }
+
+  // The (table, chain) pairs a call touches: its chains and their entry chains.
+  static ChainKeys KeysOf(std::span<const Chain> chains) {
+    ChainKeys keys;
+    auto want = [&](const std::string& table, const std::string& chain) {
+      std::pair<std::string, std::string> k{table, chain};
+      if (std::find(keys.begin(), keys.end(), k) == keys.end()) keys.push_back(k);
+    };
+    for (const Chain& c : chains) {
+      want(c.table, c.name);
+      for (const std::string& e : c.entry_chains) want(c.table, e);
+    }
+    return keys;
   }
 
   // Only the chains a call touches (its chains and their entry chains). On nf_tables
@@ -95,7 +235,10 @@ class RestoreBackend : public Backend {
   // is one process instead of one per chain. The size seen by the last full read of this
   // network namespace is remembered as a marker file (/run/weft/fw-big-<netns inode>-<family>),
   // written only when the table crosses kBigTable rules, so the choice costs one stat().
-  std::map<std::string, TableState> ReadChains(Family family, std::span<const Chain> chains) {
+  // `complete` (optional) tells whether whole tables were read.
+  std::map<std::string, TableState> ReadChains(Family family, std::span<const Chain> chains,
+                                               bool* complete) {
+    if (complete) *complete = true;
     if (legacy_) return Read(family, TablesOf(chains));
     std::string marker = BigMarker(family);
     bool big = !marker.empty() && access(marker.c_str(), F_OK) == 0;
@@ -115,15 +258,8 @@ class RestoreBackend : public Backend {
       }
       return states;
     }
-    std::vector<std::pair<std::string, std::string>> wanted;  // (table, chain)
-    auto want = [&](const std::string& table, const std::string& chain) {
-      std::pair<std::string, std::string> k{table, chain};
-      if (std::find(wanted.begin(), wanted.end(), k) == wanted.end()) wanted.push_back(k);
-    };
-    for (const Chain& c : chains) {
-      want(c.table, c.name);
-      for (const std::string& e : c.entry_chains) want(c.table, e);
-    }
+    if (complete) *complete = false;
+    ChainKeys wanted = KeysOf(chains);
     std::vector<std::vector<std::string>> argvs;
     std::string ipt = family == Family::kIPv4 ? "iptables" : "ip6tables";
     for (const auto& [table, chain] : wanted) argvs.push_back({ipt, "-t", table, "-S", chain});
@@ -177,7 +313,7 @@ class RestoreBackend : public Backend {
     return states;
   }
 
-  void Apply(Family family, const std::vector<Op>& ops) {
+  void Apply(Family family, const std::vector<Op>& ops, ProcWatch* watch = nullptr) {
     if (ops.empty()) return;
     std::string script;
     std::string table;
@@ -198,7 +334,7 @@ class RestoreBackend : public Backend {
     }
     script += "COMMIT\n";
     std::vector<std::string> argv{Tool(family, "restore"), "--noflush", "-w", "5"};
-    ProcResult r = RunProcess(argv, script);
+    ProcResult r = RunProcess(argv, script, watch);
     if (r.status == 0) return;
     // iptables-legacy-restore exits 4 when the xtables lock stays busy.
     unsigned code = r.status == 4 && r.err.find("xtables lock") != std::string::npos

@@ -11,9 +11,18 @@
 
 namespace cni::fw {
 
-/// Deletes the conntrack entries of `family` with layer-4 protocol `proto` (IPPROTO_UDP,
-/// IPPROTO_SCTP, ...) whose original destination port is one of `ports`, in one dump and one
-/// delete per match. Returns how many were deleted; throws cni::Error on netlink failures.
-int DeleteConntrackByDport(Family family, uint8_t proto, std::span<const uint16_t> ports);
+/// A layer-4 protocol (IPPROTO_UDP, IPPROTO_SCTP, ...) and an original destination port.
+struct ProtoPort {
+  uint8_t proto;
+  uint16_t port;
+};
+
+/// Deletes the conntrack entries of `families` whose protocol and original destination port is
+/// one of `targets`: one dump for all families (the kernel walks its whole conntrack hash for
+/// every dump, about 3 ms at 262,144 buckets even when the namespace holds no entry), one
+/// delete per match, and no dump at all when the namespace's table is empty
+/// (net.netfilter.nf_conntrack_count is 0, or conntrack is not loaded). Returns how many were
+/// deleted; throws cni::Error on netlink failures.
+int DeleteConntrackByDport(std::span<const Family> families, std::span<const ProtoPort> targets);
 
 }  // namespace cni::fw

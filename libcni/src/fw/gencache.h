@@ -1,0 +1,92 @@
+// What the iptables-nft backend knows without reading the tables (internal to the fw layer).
+//
+// Reading the rules of an nf_tables host the way iptables shows them costs a process
+// (iptables-save or iptables -S): more than the write itself for a small change. But every
+// change to a namespace's nf_tables ruleset, by anyone, bumps its generation ID, which one
+// netlink request (NFT_MSG_GETGEN) returns in-process. So the backend remembers the chains a call
+// read and the state its own transaction left behind, labelled with the generation that
+// transaction produced; the next call in that namespace reuses them when the generation is still
+// the same (nobody touched the ruleset since) and reads the tables otherwise.
+//
+// The record lives in /run/weft/fw-nft-<netns cookie>, a file that is also the per-namespace
+// lock serialising weft's read-modify-write (iptables-nft itself takes no lock, so a lock shared
+// by all namespaces, like /run/xtables.lock, would only make unrelated namespaces wait for each
+// other). The netns cookie (SO_NETNS_COOKIE) is never reused during a boot, unlike the
+// namespace's inode number, so a new namespace can't inherit an old record.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <utility>
+#include <vector>
+
+#include "cni/files.h"
+#include "plan.h"
+
+namespace cni::fw {
+
+/// A NETLINK_NETFILTER socket in the calling thread's network namespace.
+class NftGeneration {
+ public:
+  NftGeneration();  // never throws; ok() is false when the socket or the cookie is unavailable
+  bool ok() const { return fd_ && cookie_ != 0; }
+  uint64_t cookie() const { return cookie_; }
+  /// The current ruleset generation (NFT_MSG_GETGEN), nullopt on any failure.
+  std::optional<uint32_t> Get();
+
+ private:
+  UniqueFd fd_;
+  uint64_t cookie_ = 0;
+  uint32_t seq_ = 0;
+};
+
+/// A subscription to this namespace's nf_tables events, to see the moment another process
+/// commits: the kernel announces every commit with the new generation and the committing
+/// process's pid (NFT_MSG_NEWGEN).
+class CommitWatch {
+ public:
+  CommitWatch();  // never throws; fd() is -1 when the subscription is unavailable
+  int fd() const { return fd_ ? fd_.get() : -1; }
+  /// Drains the pending events. Returns true when watching is over: `pid`'s commit was seen
+  /// (generation in *genid) or the subscription failed (lost events, *genid untouched).
+  bool Drain(pid_t pid, std::optional<uint32_t>* genid);
+
+ private:
+  UniqueFd fd_;
+};
+
+/// (table, chain) pairs a call reads or changes.
+using ChainKeys = std::vector<std::pair<std::string, std::string>>;
+
+/// The chains known at one generation, per family and table.
+struct StateCache {
+  struct Table {
+    bool complete = false;  // every chain of the table is known: a chain not listed is absent
+    std::map<std::string, std::vector<std::string>> chains;
+    std::set<std::string> absent;
+  };
+  std::optional<uint32_t> genid;
+  std::map<std::pair<int, std::string>, Table> tables;  // (family, table)
+
+  /// Text form (one record per line, ends with "end"); Parse gives an empty cache for anything
+  /// incomplete or malformed.
+  std::string Serialize() const;
+  static StateCache Parse(std::string_view text);
+
+  /// Fills `out` with the state of every key and returns true when all are known.
+  bool Lookup(Family family, const ChainKeys& keys, std::map<std::string, TableState>& out) const;
+  /// Records the state of `keys` as `states` holds it (a key missing from `states` is absent);
+  /// `complete` marks the tables as fully known (a full iptables-save read).
+  void Store(Family family, const ChainKeys& keys, const std::map<std::string, TableState>& states,
+             bool complete);
+};
+
+/// "/run/weft/fw-nft-<cookie in hex>".
+std::string StateCachePath(uint64_t cookie);
+
+}  // namespace cni::fw
