@@ -80,6 +80,22 @@ for _ in $(seq 100); do ip -n "$(n 1)" route show "$(net_of 2)" | gq . || break;
 ip -n "$(n 1)" route show "$(net_of 2)" | gq . && fail "direct route to a removed lease kept"
 pass "direct route removed with the lease"
 
+# --- node 2 behind NAT: --public-ip 203.0.113.2, which the underlay router DNATs (UDP 8472) to
+# 198.18.0.2. The lease advertises the public IP; the VXLAN local address stays the interface
+# address (flanneld >= 0.27.4 uses the public IP, and the kernel then drops every packet).
+ip netns exec "$OV_U" iptables -t nat -A PREROUTING -d 203.0.113.2 -p udp --dport 8472 -j DNAT --to-destination 198.18.0.2
+ov_weftd 2 --ip-masq --public-ip 203.0.113.2
+ov_wait_ready 2
+[ "$(ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/$(net_of 2 | tr / -)" | jq -r .PublicIP)" = 203.0.113.2 ] ||
+  fail "lease does not advertise --public-ip"
+ip -n "$(n 2)" -d -j link show flannel.1 | jq -e '.[0].linkinfo.info_data.local == "198.18.0.2"' >/dev/null ||
+  fail "VXLAN local address is not the interface address"
+for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq "dst 203.0.113.2 " && break; sleep 0.05; done
+bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$(mac_of 2) dst 203.0.113.2 self permanent" || fail "node 1 FDB for the NATed peer"
+ip -n "$(n 1)" route show "$(net_of 2)" | gq "dev flannel.1 onlink" || fail "NATed peer (not on-link) must use VXLAN"
+[ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b through the NATed VXLAN endpoint"
+pass "--public-ip behind NAT: advertised in the lease, local = interface address, HTTP across"
+
 # --- host-gw, nodes 4 and 5, prefix /weft/hostgw, network 10.43.0.0/16. Their default route
 # points at a decoy interface (decoy0, 192.0.2.N), so weftd's default choice would be wrong:
 # node 4 finds eth0 with --iface-regex on the address, node 5 with FLANNELD_IFACE_CAN_REACH;
