@@ -230,30 +230,34 @@ void EnsureBridgeAddr(net::Socket& host, const net::Link& br, const IPNet& gw, b
 
 bool IsDefault(const IPNet& n) { return n.prefix == 0; }
 
-/// Container addresses, sysctls, link up and routes.
-void ConfigureContainer(net::Socket& cont, const net::Netns& ns, const NetConf& n,
-                        const net::Link& contveth, const cni::Result& r) {
+/// The container interface's DAD and ARP sysctls. They do not depend on the IPAM result, so they
+/// are written while the IPAM plugin runs.
+void ContainerSysctls(const net::Netns& ns, const NetConf& n, const std::string& ifn) {
+  net::NetnsGuard g(ns);
+  if (n.enable_dad) {
+    TrySysctl("net/ipv6/conf/" + ifn + "/enhanced_dad", "1");
+    TrySysctl("net/ipv6/conf/" + ifn + "/accept_dad", "1");
+  } else {
+    TrySysctl("net/ipv6/conf/" + ifn + "/accept_dad", "0");
+  }
+  TrySysctl("net/ipv4/conf/" + ifn + "/arp_notify", "1");
+}
+
+/// Container addresses, IPv6 sysctls (only with an IPv6 address), link up and routes.
+void ConfigureContainer(net::Socket& cont, const net::Netns& ns, const net::Link& contveth,
+                        const cni::Result& r) {
   bool any6 = false;
   for (const auto& ip : r.ips) any6 |= ip.address.ip.is6();
-  {
+  if (any6) {
     net::NetnsGuard g(ns);
     const std::string& ifn = contveth.name;
-    if (n.enable_dad) {
-      TrySysctl("net/ipv6/conf/" + ifn + "/enhanced_dad", "1");
-      TrySysctl("net/ipv6/conf/" + ifn + "/accept_dad", "1");
-    } else {
-      TrySysctl("net/ipv6/conf/" + ifn + "/accept_dad", "0");
-    }
-    TrySysctl("net/ipv4/conf/" + ifn + "/arp_notify", "1");
-    if (any6) {
-      for (const std::string& i : {std::string("lo"), ifn}) {
-        try {
-          net::EnsureSysctl("net/ipv6/conf/" + i + "/disable_ipv6", "0");
-        } catch (const Error&) {
-        }
+    for (const std::string& i : {std::string("lo"), ifn}) {
+      try {
+        net::EnsureSysctl("net/ipv6/conf/" + i + "/disable_ipv6", "0");
+      } catch (const Error&) {
       }
-      TrySysctl("net/ipv6/conf/" + ifn + "/keep_addr_on_down", "1");
     }
+    TrySysctl("net/ipv6/conf/" + ifn + "/keep_addr_on_down", "1");
   }
   for (const auto& ip : r.ips) {
     try {
@@ -374,6 +378,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   if (n.macspoofchk) SetupSpoofCheck(hostveth.name, result.interfaces[2].mac, ref_id);
 
   if (l3) {
+    ContainerSysctls(ns, n, contveth.name);
     cni::Result ipam = early_ipam.valid()
                            ? early_ipam.get()
                            : cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version);
@@ -419,7 +424,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
       }
     }
 
-    ConfigureContainer(cont, ns, n, contveth, result);
+    ConfigureContainer(cont, ns, contveth, result);
 
     if (n.is_gw) {
       std::optional<net::Link> vlan_if;

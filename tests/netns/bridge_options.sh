@@ -3,7 +3,8 @@
 # forceAddress, isolation, disableContainerInterface, IPAM+disableContainerInterface error, MAC
 # precedence, stable bridge MAC, concurrent ADDs on a new bridge, IPv4 on a host with IPv6
 # disabled, GC of masquerade rules, the nftables ipMasq backend, enabledad, a VLAN (when the
-# kernel has bridge VLAN filtering), STATUS.
+# kernel has bridge VLAN filtering), STATUS, no lease left when the veth or the netns fails while
+# host-local ran concurrently.
 set -euo pipefail
 . "$(dirname "$0")/bridge_helpers.bash"
 need_root
@@ -40,6 +41,28 @@ A=$(ip -n $NODE -4 -j addr show fbr0 | jq -r '[.[0].addr_info[] | "\(.local)/\(.
 [ "$A" = 10.31.2.1/24 ] || fail "forceAddress replaced: $A"
 cni $NODE DEL /run/netns/wbop1$$ f1 eth0 "$C2" >/dev/null
 ok "forceAddress"
+
+# --- host-local runs while the veth is created (it starts before the veth exists): when the veth
+# then fails (the container already has the interface) or the netns is not there, no lease stays.
+mkns wbop9$$
+ip -n wbop9$$ link add eth0 type bridge
+C="{\"cniVersion\":\"1.0.0\",\"name\":\"early\",\"type\":\"bridge\",\"bridge\":\"ebr0\",\"isGateway\":true,$(ipam 10.39.0.0/24)}"
+if cni $NODE ADD /run/netns/wbop9$$ e1 eth0 "$C" >$T/out; then fail "ADD over an existing eth0 succeeded"; fi
+grep -q 'container veth name (\\"eth0\\") peer provided (\\"veth[0-9a-f]\{8\}\\") already exists' $T/out || fail "veth exists message: $(cat $T/out)"
+# host-local did allocate (last_reserved_ip exists) and the lease was released again.
+[ -f $T/ipam/early/last_reserved_ip.0 ] || fail "host-local did not run concurrently with the veth setup"
+[ -z "$(ls $T/ipam/early | grep -v -e lock -e last_reserved)" ] || fail "lease kept after the veth failed: $(ls $T/ipam/early)"
+if cni $NODE ADD /run/netns/wbonone$$ e2 eth0 "$C" >$T/out; then fail "ADD into a missing netns succeeded"; fi
+grep -q 'failed to open netns' $T/out || fail "missing netns message: $(cat $T/out)"
+[ -z "$(ls $T/ipam/early 2>/dev/null | grep -v -e lock -e last_reserved)" ] || fail "lease kept after a missing netns"
+ip -n wbop9$$ link del eth0
+R=$(cni $NODE ADD /run/netns/wbop9$$ e1 eth0 "$C") || fail "ADD after the conflict: $R"
+[ "$(jq -r '.ips[0].address' <<<"$R")" != null ] || fail "no address: $R"
+[ "$(ip netns exec wbop9$$ sysctl -n net.ipv4.conf.eth0.arp_notify)" = 1 ] || fail "arp_notify"
+[ "$(ip netns exec wbop9$$ sysctl -n net.ipv6.conf.eth0.accept_dad)" = 0 ] || fail "accept_dad"
+cni $NODE DEL /run/netns/wbop9$$ e1 eth0 "$C" >/dev/null
+[ -z "$(ls $T/ipam/early | grep -v -e lock -e last_reserved)" ] || fail "lease kept after DEL"
+ok "IPAM overlapping the veth setup: leases released on veth and netns failures"
 
 # --- portIsolation, MAC precedence, stable bridge MAC, enabledad.
 mkns wbop2$$
