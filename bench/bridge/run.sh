@@ -35,12 +35,12 @@ for s in "${SIDES[@]}" fl; do for i in $(seq 0 "$N"); do ip netns add wbbp$$-$s-
 call() {
   local s=$1 cmd=$2 i=$3 k
   case $s in ref) k=91 ;; weft) k=92 ;; *) k=93 ;; esac
-  local conf="{\"cniVersion\":\"1.0.0\",\"name\":\"bench\",\"type\":\"bridge\",\"bridge\":\"bb$s\",\"isGateway\":true,\"ipMasq\":${MASQ:-false},
+  local conf="{\"cniVersion\":\"1.0.0\",\"name\":\"bench-$s\",\"type\":\"bridge\",\"bridge\":\"bb$s\",\"isGateway\":true,\"ipMasq\":${MASQ:-false},
     \"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$T/data-$s\",\"ranges\":[[{\"subnet\":\"10.$k.0.0/16\"}]]}}"
   local st
   st=$(ip netns exec $NODE env -i PATH="$PATH" CNI_COMMAND="$cmd" CNI_CONTAINERID=b$i \
     CNI_NETNS=/run/netns/wbbp$$-$s-$i CNI_IFNAME=eth0 CNI_PATH="$T/$s" \
-    "$T/spawn" "$T/$s/bridge" 3>&1 >/dev/null 2>"$T/err" <<<"$conf") || { cat "$T/err" >&2; exit 1; }
+    "$T/spawn" "$T/$s/bridge" 3>&1 >"$T/out" 2>"$T/err" <<<"$conf") || { cat "$T/out" "$T/err" >&2; exit 1; }
   read -r ns us ss rss _ <<<"$st"
   echo "$s $cmd $i $((ns / 1000)) $((us + ss)) $rss" >>"$T/raw"
 }
