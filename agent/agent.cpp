@@ -218,6 +218,14 @@ void Agent::RenewLease() {
   try {
     int64_t id = etcd_.GrantLease(opts_.lease_ttl_s);
     etcd_.Put(SubnetKey(own_.subnet), MarshalLeaseAttrs(own_attrs_), id);
+    // The key now hangs on the new etcd lease; flanneld lets the old one linger for a day.
+    if (own_.etcd_lease && own_.etcd_lease != id) {
+      try {
+        etcd_.RevokeLease(own_.etcd_lease);
+      } catch (const cni::Error& e) {
+        Log('W', "revoking the previous etcd lease: " + e.msg());
+      }
+    }
     own_.etcd_lease = id;
     renew_at_ = Clock::now() + std::chrono::seconds(opts_.lease_ttl_s - opts_.renew_margin_min * 60);
     Log('I', "renewed lease " + own_.subnet.String());
