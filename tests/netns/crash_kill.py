@@ -18,6 +18,8 @@ After every kill:
     byte for byte the delegate config of the uninterrupted run; a per-container iptables chain
     that exists holds exactly the rules of the uninterrupted run (a firewall transaction is all
     or nothing);
+  * after every second ADD kill, GC with an empty attachment list runs first (a runtime that
+    never sends DEL) and must release the reservation, the saved file and the portmap chain;
   * then the runtime's DEL is repeated: the node must be back to the state before the ADD (no
     reservation, no veth, no interface in the pod, no saved file, ruleset identical to the
     baseline). If it is not, GC with an empty attachment list runs and must reclaim the rest;
@@ -304,6 +306,15 @@ def crash_plugin(plugin, stats):
             else:
                 raise Failure(f"{where}: plugin exited {rc}: {err}")
             node.check_files(where)
+            if cmd == "ADD" and i % 2:
+                # The runtime never DELs (it crashed too): GC alone must release what the plugin
+                # owns off the pod (reservation, saved file, portmap chain); DEL then finishes.
+                node.gc()
+                owned = [x for x in node.leftovers() if x.startswith(("reservation", "saved file"))
+                         or (plugin == "portmap" and "CNI-DN-" in x)]
+                if owned:
+                    raise Failure(f"{where}: GC without DEL left {owned}")
+                st["gc_first"] = st.get("gc_first", 0) + 1
             rc, _, err = run_plugin(plugin, "DEL", del_conf)
             if rc != 0:
                 raise Failure(f"{where}: DEL after the kill failed: {err}")
@@ -347,7 +358,8 @@ def main():
     gcs = sum(s["gc_needed"] for s in stats.values() if isinstance(s, dict))
     print(f"PASS: {kills} kill -9 points ({POINTS or 'all'} per command) over {', '.join(plugins)}; "
           f"DEL alone converged {kills - gcs + sum(s['completed'] for s in stats.values() if isinstance(s, dict))} "
-          f"times, GC needed {gcs} times; flannel temp files reclaimed by GC: "
+          f"times, GC needed {gcs} times; GC before any DEL released the plugin's state after "
+          f"{sum(s.get('gc_first', 0) for s in stats.values() if isinstance(s, dict))} ADD kills; flannel temp files reclaimed by GC: "
           f"{stats.get('flannel temp files reclaimed by GC', 0)}")
     return 0
 
