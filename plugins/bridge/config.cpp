@@ -95,7 +95,7 @@ NetConf LoadNetConf(const Json& j, std::string_view cni_args) {
     n.enable_dad = d.Bool("enabledad").value_or(false);
     n.disable_container_interface = d.Bool("disableContainerInterface").value_or(false);
     n.port_isolation = d.Bool("portIsolation").value_or(false);
-    if (auto ipam = d.Object("ipam", "IPAMConfig")) n.ipam_type = ipam->String("type").value_or("");
+    if (auto ipam = d.Object("ipam", "types.IPAM")) n.ipam_type = ipam->String("type").value_or("");
     if (auto dns = d.Raw("dns"); dns && dns->is_object()) n.dns = cni::DNS::FromJson(*dns);
     if (auto trunk = d.Raw("vlanTrunk")) {
       if (!trunk->is_array()) d.Mismatch("vlanTrunk", *trunk, "[]*main.VlanTrunk");

@@ -154,6 +154,12 @@ cni::Result CmdAdd(const cni::CallArgs& args) {
   const std::string bytes = MarshalDelegate(d);
   const std::string version = d.contains("cniVersion") && d["cniVersion"].is_string() ? d["cniVersion"].get<std::string>() : "";
 
+  // A delegate that is not installed fails before anything is saved (nothing to undo).
+  try {
+    cni::FindInPath(type, args.path);
+  } catch (const cni::Error& e) {
+    throw cni::Error(cni::kInternal, "failed to delegate add: " + GoText(e));
+  }
   // Saved before the delegate runs, so that a DEL after a crash anywhere below finds it.
   cni::EnsureDir(n.data_dir, 0700);
   const std::string path = SavedPath(n, args.container_id);

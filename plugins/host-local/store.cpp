@@ -95,6 +95,10 @@ Store::Store(const std::string& data_dir, const std::string& network) : boot_id_
   } catch (const Error&) {
     // Reported by RebuildIndex when the index file cannot be created.
   }
+  // The index file is opened with O_NOFOLLOW; its directory must not be a planted symlink
+  // either. Without a real directory the index lives in memory for this call.
+  struct stat ist {};
+  if (lstat(index_dir.c_str(), &ist) != 0 || !S_ISDIR(ist.st_mode)) index_path_.clear();
   if (!index_.Open(index_path_, Stat(), boot_id_)) RebuildIndex(ScanDir());
 }
 

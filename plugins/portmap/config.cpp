@@ -60,7 +60,8 @@ Config ParseConfig(const cni::CallArgs& args) {
       c.mark_masq_bit = static_cast<int>(*bit);
     }
   } catch (const cni::Error& e) {
-    if (e.msg().starts_with("json: ")) throw e.Wrap("failed to parse network configuration");
+    // The reference returns these as plain Go errors, which skel reports as code 999.
+    if (e.msg().starts_with("json: ")) throw cni::Error(cni::kInternal, "failed to parse network configuration: " + e.msg());
     throw;
   }
   for (const PortMapping& pm : c.mappings) {
@@ -70,7 +71,7 @@ Config ParseConfig(const cni::CallArgs& args) {
   try {
     c.prev_result = args.PrevResult();
   } catch (const cni::Error& e) {
-    throw e.Wrap("could not parse prevResult");
+    throw cni::Error(cni::kInternal, "could not parse prevResult: " + e.msg());
   }
   if (c.prev_result) {
     const cni::Result& r = *c.prev_result;

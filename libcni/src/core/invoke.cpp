@@ -155,10 +155,13 @@ std::string FindInPath(std::string_view plugin, std::string_view cni_path) {
   if (plugin.find('/') != std::string_view::npos) throw Error(kInternal, "invalid plugin name: " + std::string(plugin));
   std::vector<std::string> dirs = SplitPath(cni_path);
   if (dirs.empty()) throw Error(kInternal, "no paths provided");
+  // A NUL would cut the name short and run another plugin ("host-local\0x" -> host-local); Go's
+  // stat fails on it, so such a name is never found.
+  const bool has_nul = plugin.find('\0') != std::string_view::npos;
   for (const std::string& dir : dirs) {
     std::string full = dir + "/" + std::string(plugin);
     struct stat st {};
-    if (stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return full;
+    if (!has_nul && stat(full.c_str(), &st) == 0 && S_ISREG(st.st_mode)) return full;
   }
   std::string list = "[";
   for (size_t i = 0; i < dirs.size(); ++i) list += (i ? " " : "") + dirs[i];

@@ -44,16 +44,54 @@ std::string GoSyntaxError(const nlohmann::detail::parse_error& e, std::string_vi
   return "invalid character " + shown + " looking for beginning of value";
 }
 
+// Checks done with one scan before nlohmann parses (it has neither): Go's decoder refuses
+// documents nested deeper than 10000 levels (maxNestingDepth), and copying a value nested
+// 100000 deep would overflow the stack; and a raw NUL byte is invalid JSON to Go, while
+// nlohmann takes it for the end of input (so "{...}\0junk" would be accepted).
+std::optional<std::string> Prescan(std::string_view text) {
+  constexpr size_t kMaxDepth = 10000;
+  size_t depth = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (c == '\0') {
+      return std::string("invalid character '\\x00' ") + (in_string ? "in string literal" : "looking for beginning of value");
+    }
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+    } else if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > kMaxDepth) return std::string("invalid character '") + c + "' exceeded max depth";
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 Json ParseJson(std::string_view text, std::string_view prefix) {
-  try {
-    return Json::parse(text.begin(), text.end());
-  } catch (const nlohmann::detail::parse_error& e) {
-    std::string msg = GoSyntaxError(e, text);
-    if (!prefix.empty()) msg = std::string(prefix) + ": " + msg;
-    throw Error(kDecodingFailure, msg);
+  std::string msg;
+  if (auto bad = Prescan(text)) {
+    msg = *bad;
+  } else {
+    try {
+      return Json::parse(text.begin(), text.end());
+    } catch (const nlohmann::detail::parse_error& e) {
+      msg = GoSyntaxError(e, text);
+    } catch (const nlohmann::detail::out_of_range& e) {
+      // A number beyond float64 (1e400): Go fails decoding it into interface{} this way.
+      std::string_view what = e.what();
+      size_t open = what.find('\''), close = what.rfind('\'');
+      std::string_view number = open < close ? what.substr(open + 1, close - open - 1) : "";
+      msg = "json: cannot unmarshal number " + std::string(number) + " into Go value of type float64";
+    }
   }
+  if (!prefix.empty()) msg = std::string(prefix) + ": " + msg;
+  throw Error(kDecodingFailure, msg);
 }
 
 std::optional<Json> Field(const Json& obj, std::string_view key) {

@@ -50,13 +50,9 @@ bool Contains(std::initializer_list<std::string_view> l, std::string_view v) {
 void ValidateConfig(const std::string& data, CallArgs& args) {
   Json j;
   try {
-    j = Json::parse(data);
-  } catch (const nlohmann::detail::parse_error&) {
-    try {
-      ParseJson(data);
-    } catch (const Error& e) {
-      throw Error(kDecodingFailure, "error unmarshall network config: " + e.msg());
-    }
+    j = ParseJson(data);
+  } catch (const Error& e) {
+    throw Error(kDecodingFailure, "error unmarshall network config: " + e.msg());
   }
   if (!j.is_object() && !j.is_null()) {
     throw Error(kDecodingFailure, "error unmarshall network config: json: cannot unmarshal " + GoJsonType(j) +
@@ -144,7 +140,8 @@ void ValidateInterfaceName(std::string_view ifname) {
   bool bad = false;
   for (size_t i = 0; i < ifname.size() && !bad; ++i) {
     unsigned char c = static_cast<unsigned char>(ifname[i]);
-    bad = c == '/' || c == ':' || c == ' ' || (c >= '\t' && c <= '\r');
+    // weft also refuses the other control characters (a NUL would truncate the name).
+    bad = c == '/' || c == ':' || c == ' ' || c < 0x20 || c == 0x7f;
     if (c == 0xe2 && i + 2 < ifname.size() && ifname[i + 1] == '\x80' &&
         static_cast<unsigned char>(ifname[i + 2]) >= 0x80 && static_cast<unsigned char>(ifname[i + 2]) <= 0x8a) {
       bad = true;
