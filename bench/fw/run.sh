@@ -5,7 +5,8 @@
 # step: -N, then -C and -A for every rule and for the jump; teardown -D, -F, -X), in the same run,
 # each in its own throw-away namespace.
 #   legacy    weft: libiptc in-process, one commit | reference: iptables-legacy per step
-#   nft       weft: one iptables-save + one iptables-restore | reference: iptables (nf_tables) per step
+#   nft       weft: one iptables-restore (the read comes from the generation record while nobody
+#             else changed the ruleset) | reference: iptables (nf_tables) per step
 #   nftables  weft: libnftables, list + one batch (portmap's layout; 10,000 rules in the same table)
 # Prints a markdown table of medians (ms). Usage: bench/fw/run.sh [weft-bin-dir] (env RUNS, RULES)
 set -euo pipefail
@@ -22,15 +23,17 @@ T=$(mktemp -d "${BENCH_DIR:-/tmp}/weft-fwb.XXXXXX")
 NSS=()
 cleanup() {
   for n in "${NSS[@]}"; do
-    # the iptables-nft backend's "big table" marker for this namespace (see restore.cpp)
-    ino=$(stat -L -c %i "/run/netns/$n" 2>/dev/null) && rm -f /run/weft/fw-big-"$ino"-ipv4 /run/weft/fw-big-"$ino"-ipv6
+    # the iptables-nft backend's "big table" marker and state record for this namespace
+    # (see restore.cpp, gencache.h)
+    ino=$(stat -L -c %i "/run/netns/$n" 2>/dev/null) &&
+      rm -f /run/weft/fw-big-"$ino"-ipv4 /run/weft/fw-big-"$ino"-ipv6 /run/weft/fw-nft-"$ino"
     ip netns del "$n" 2>/dev/null || true
   done
   rm -rf "$T"
 }
 trap cleanup EXIT
 g++ -std=c++20 -O2 -I"$HERE/../../libcni/include" -I/usr/include/nftables "$HERE/fwbench.cpp" -o "$T/fwbench" \
-  "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a" /usr/lib/x86_64-linux-gnu/libcrypto.a \
+  "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a" /usr/lib/x86_64-linux-gnu/libnettle.a \
   -lip4tc -lip6tc -lnetfilter_conntrack -ldl -lpthread
 
 newns() { local n=wfwb-$1-$$; ip netns add "$n"; NSS+=("$n"); echo "$n"; }

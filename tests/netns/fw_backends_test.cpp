@@ -246,10 +246,11 @@ TEST_CASE("fw: iptables-nft reuses its recorded state only while nobody else cha
       // The record carries the generation our restore produced, and is the namespace's lock.
       cni::fw::NftGeneration gen;
       REQUIRE(gen.ok());
-      auto text = cni::ReadFile(cni::fw::StateCachePath(gen.cookie()));
+      auto text = cni::ReadFile(cni::fw::StateCachePath(gen.netns_inode()));
       REQUIRE(text);
       cni::fw::StateCache rec = cni::fw::StateCache::Parse(*text);
       REQUIRE(rec.genid);
+      CHECK(rec.cookie == gen.cookie());
       CHECK(*rec.genid == gen.Get());
       CHECK(rec.tables.at({static_cast<int>(f), "nat"}).chains.count("WEFT-G1") == 1);
 

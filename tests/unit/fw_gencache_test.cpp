@@ -26,11 +26,13 @@ std::map<std::string, TableState> FullRead() {
 TEST_CASE("fw gencache: text round trip and rejection of torn records", "[fw][unit]") {
   StateCache c;
   c.genid = 41;
+  c.cookie = 0x1234567890;
   c.Store(Family::kIPv4, {{"nat", "PREROUTING"}}, FullRead(), true);
   c.Store(Family::kIPv6, {{"nat", "CNI-DN-x"}}, {}, false);  // read per chain: absent
   std::string text = c.Serialize();
   StateCache back = StateCache::Parse(text);
   REQUIRE(back.genid == 41u);
+  CHECK(back.cookie == 0x1234567890u);
   CHECK(back.Serialize() == text);
   CHECK(back.tables.at({4, "nat"}).complete);
   CHECK(back.tables.at({4, "nat"}).chains.at("PREROUTING") ==

@@ -6,6 +6,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstdio>
@@ -24,6 +25,8 @@ NftGeneration::NftGeneration() {
   socklen_t len = sizeof cookie;
   if (getsockopt(fd_.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 && len == sizeof cookie)
     cookie_ = cookie;
+  struct stat st;
+  if (stat("/proc/thread-self/ns/net", &st) == 0) ino_ = st.st_ino;  // this thread's namespace
 }
 
 std::optional<uint32_t> NftGeneration::Get() {
@@ -114,17 +117,16 @@ bool CommitWatch::Drain(pid_t pid, std::optional<uint32_t>* genid) {
   }
 }
 
-std::string StateCachePath(uint64_t cookie) {
-  char name[64];
-  std::snprintf(name, sizeof name, "/run/weft/fw-nft-%llx", static_cast<unsigned long long>(cookie));
-  return name;
+std::string StateCachePath(uint64_t netns_inode) {
+  return "/run/weft/fw-nft-" + std::to_string(netns_inode);
 }
 
-// Format: "weft-fw-state 1", "genid N", then per table "table <family> <name> <complete>"
+// Format: "weft-fw-state 1", "cookie N", "genid N", then per table "table <family> <name> <complete>"
 // followed by "chain <name>" + "rule <text>" lines and "absent <name>" lines, and "end".
 std::string StateCache::Serialize() const {
   if (!genid) return "";
-  std::string out = "weft-fw-state 1\ngenid " + std::to_string(*genid) + "\n";
+  std::string out = "weft-fw-state 1\ncookie " + std::to_string(cookie) + "\ngenid " +
+                    std::to_string(*genid) + "\n";
   for (const auto& [key, t] : tables) {
     out += "table " + std::to_string(key.first) + " " + key.second + " " + (t.complete ? "1" : "0") +
            "\n";
@@ -154,6 +156,10 @@ StateCache StateCache::Parse(std::string_view text) {
     if (!header) {
       if (line != "weft-fw-state 1") return {};
       header = true;
+    } else if (word == "cookie") {
+      char* e = nullptr;
+      c.cookie = std::strtoull(rest.c_str(), &e, 10);
+      if (rest.empty() || *e) return {};
     } else if (word == "genid") {
       char* e = nullptr;
       unsigned long v = std::strtoul(rest.c_str(), &e, 10);

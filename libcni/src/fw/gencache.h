@@ -8,11 +8,13 @@
 // transaction produced; the next call in that namespace reuses them when the generation is still
 // the same (nobody touched the ruleset since) and reads the tables otherwise.
 //
-// The record lives in /run/weft/fw-nft-<netns cookie>, a file that is also the per-namespace
+// The record lives in /run/weft/fw-nft-<netns inode>, a file that is also the per-namespace
 // lock serialising weft's read-modify-write (iptables-nft itself takes no lock, so a lock shared
 // by all namespaces, like /run/xtables.lock, would only make unrelated namespaces wait for each
-// other). The netns cookie (SO_NETNS_COOKIE) is never reused during a boot, unlike the
-// namespace's inode number, so a new namespace can't inherit an old record.
+// other). Two live namespaces never share an inode number, and numbers are reused, so the files
+// stay as many as namespaces ever lived at once; the record also carries the netns cookie
+// (SO_NETNS_COOKIE, never reused during a boot), so a new namespace that inherits an inode
+// number ignores the old record.
 #pragma once
 
 #include <cstdint>
@@ -34,14 +36,15 @@ namespace cni::fw {
 class NftGeneration {
  public:
   NftGeneration();  // never throws; ok() is false when the socket or the cookie is unavailable
-  bool ok() const { return fd_ && cookie_ != 0; }
+  bool ok() const { return fd_ && cookie_ != 0 && ino_ != 0; }
   uint64_t cookie() const { return cookie_; }
+  uint64_t netns_inode() const { return ino_; }
   /// The current ruleset generation (NFT_MSG_GETGEN), nullopt on any failure.
   std::optional<uint32_t> Get();
 
  private:
   UniqueFd fd_;
-  uint64_t cookie_ = 0;
+  uint64_t cookie_ = 0, ino_ = 0;
   uint32_t seq_ = 0;
 };
 
@@ -70,6 +73,7 @@ struct StateCache {
     std::map<std::string, std::vector<std::string>> chains;
     std::set<std::string> absent;
   };
+  uint64_t cookie = 0;  // the namespace's
   std::optional<uint32_t> genid;
   std::map<std::pair<int, std::string>, Table> tables;  // (family, table)
 
@@ -86,7 +90,7 @@ struct StateCache {
              bool complete);
 };
 
-/// "/run/weft/fw-nft-<cookie in hex>".
-std::string StateCachePath(uint64_t cookie);
+/// "/run/weft/fw-nft-<netns inode>".
+std::string StateCachePath(uint64_t netns_inode);
 
 }  // namespace cni::fw

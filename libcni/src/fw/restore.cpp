@@ -109,7 +109,7 @@ class RestoreBackend : public Backend {
     if (gen.ok()) {
       try {
         EnsureDir("/run/weft", 0755);
-        path = StateCachePath(gen.cookie());
+        path = StateCachePath(gen.netns_inode());
       } catch (const Error&) {
         // no record, no per-namespace lock: read every time under the xtables lock
       }
@@ -121,8 +121,9 @@ class RestoreBackend : public Backend {
       StateCache cache;
       if (g0) {
         cache = StateCache::Parse(ReadAll(lock.get()));
-        if (cache.genid != g0) cache = StateCache{};
+        if (cache.genid != g0 || cache.cookie != gen.cookie()) cache = StateCache{};
         cache.genid = g0;
+        cache.cookie = gen.cookie();
       }
       std::map<std::string, TableState> states;
       bool recorded = g0 && attempt == 0 && cache.Lookup(family, keys, states);
