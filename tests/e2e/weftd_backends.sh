@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# e2e: weftd's other data paths and its interface/firewall options. VXLAN with DirectRouting on three nodes, two on one underlay L2
-# segment (198.18.0.0/24) and one routed behind the underlay router (198.18.1.0/24): the
-# L2-adjacent peer gets a plain route via its public IP (pod packets cross the underlay
-# unencapsulated), the routed one the VXLAN entries. And the host-gw backend on two more nodes
-# (own etcd prefix and network): routes via the peers' public IPs, no VXLAN device, HTTP across.
+# e2e: weftd's other data paths and its interface/firewall options. VXLAN (VNI 7, Port 4789)
+# with DirectRouting on three nodes, two on one underlay L2 segment (198.18.0.0/24) and one routed
+# behind the underlay router (198.18.1.0/24): the L2-adjacent peer gets a plain route via its
+# public IP (pod packets cross the underlay unencapsulated), the routed one the VXLAN entries; a
+# node behind NAT (--public-ip). And the host-gw backend on two more nodes (own etcd prefix and
+# network): routes via the peers' public IPs, no VXLAN device, HTTP across.
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -18,7 +19,7 @@ pass() { echo "ok - $*"; }
 n() { ov_node_ns "$1"; }
 net_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0/24"; }
 gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
-mac_of() { ip -n "$(n "$1")" -j link show flannel.1 | jq -r '.[0].address'; }
+mac_of() { ip -n "$(n "$1")" -j link show flannel.7 | jq -r '.[0].address'; }
 http() {  # http FROM-POD IP: the page, retried for up to 5 s
   local out=""
   for _ in $(seq 50); do
@@ -43,26 +44,29 @@ ip -n "$(n 3)" addr add 198.18.1.3/24 dev eth0
 ip -n "$(n 3)" route add default via 198.18.1.254
 
 # --- VXLAN with DirectRouting
-ov_config '{"Type":"vxlan","DirectRouting":true}'
+ov_config '{"Type":"vxlan","VNI":7,"Port":4789,"DirectRouting":true}'
 for i in 1 2 3; do ov_weftd $i --ip-masq; done
 for i in 1 2 3; do ov_wait_ready $i; done
 for i in 1 2 3; do for j in 1 2 3; do [ $i = $j ] || ov_wait_route $i "$(net_of $j)"; done; done
 ip -n "$(n 1)" route show "$(net_of 2)" | gq "^$(net_of 2) via 198.18.0.2 dev eth0" ||
   fail "node 1 -> 2 not direct: $(ip -n "$(n 1)" route show "$(net_of 2)")"
 ip -n "$(n 2)" route show "$(net_of 1)" | gq "via 198.18.0.1 dev eth0" || fail "node 2 -> 1 not direct"
-ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 2) " && fail "ARP entry for a directly routed peer"
-bridge -n "$(n 1)" fdb show dev flannel.1 | gq "dst 198.18.0.2 " && fail "FDB entry for a directly routed peer"
-ip -n "$(n 1)" route show "$(net_of 3)" | gq "via $(gw_of 3) dev flannel.1 onlink" || fail "node 1 -> 3 not VXLAN"
-ip -n "$(n 1)" neigh show dev flannel.1 | gq "$(gw_of 3) lladdr $(mac_of 3) PERMANENT" || fail "ARP 1 -> 3"
-bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$(mac_of 3) dst 198.18.1.3 self permanent" || fail "FDB 1 -> 3"
-ip -n "$(n 3)" route show "$(net_of 1)" | gq "via $(gw_of 1) dev flannel.1 onlink" || fail "node 3 -> 1 not VXLAN"
-pass "DirectRouting: plain route to the L2 peer, VXLAN entries for the routed one"
+ip -n "$(n 1)" neigh show dev flannel.7 | gq "$(gw_of 2) " && fail "ARP entry for a directly routed peer"
+bridge -n "$(n 1)" fdb show dev flannel.7 | gq "dst 198.18.0.2 " && fail "FDB entry for a directly routed peer"
+ip -n "$(n 1)" route show "$(net_of 3)" | gq "via $(gw_of 3) dev flannel.7 onlink" || fail "node 1 -> 3 not VXLAN"
+ip -n "$(n 1)" neigh show dev flannel.7 | gq "$(gw_of 3) lladdr $(mac_of 3) PERMANENT" || fail "ARP 1 -> 3"
+bridge -n "$(n 1)" fdb show dev flannel.7 | gq "$(mac_of 3) dst 198.18.1.3 self permanent" || fail "FDB 1 -> 3"
+ip -n "$(n 3)" route show "$(net_of 1)" | gq "via $(gw_of 1) dev flannel.7 onlink" || fail "node 3 -> 1 not VXLAN"
+ip -n "$(n 1)" -d -j link show flannel.7 | jq -e '.[0].linkinfo.info_data.id == 7 and .[0].linkinfo.info_data.port == 4789' >/dev/null ||
+  fail "flannel.7 attributes: $(ip -n "$(n 1)" -d link show flannel.7)"
+[ "$(ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/$(net_of 1 | tr / -)" | jq .BackendData.VNI)" = 7 ] || fail "lease VNI"
+pass "DirectRouting (VNI 7, port 4789): plain route to the L2 peer, VXLAN entries for the routed one"
 
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
 serve b; serve c
 ip netns exec "$OV_U" tcpdump -ni br0 -c 2 -l "tcp port 8080 and host $ip2" >"$OV_TMP/direct.txt" 2>/dev/null &
 cap=$!
-ip netns exec "$OV_U" tcpdump -ni br1 -c 2 -l 'udp port 8472' >"$OV_TMP/vxlan.txt" 2>/dev/null &
+ip netns exec "$OV_U" tcpdump -ni br1 -c 2 -l 'udp port 4789' >"$OV_TMP/vxlan.txt" 2>/dev/null &
 cap2=$!
 sleep 0.5
 [ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b (direct)"
@@ -71,7 +75,7 @@ sleep 0.5
 for _ in $(seq 30); do kill -0 $cap 2>/dev/null || kill -0 $cap2 2>/dev/null || break; sleep 0.1; done
 kill $cap $cap2 2>/dev/null || true; wait $cap $cap2 2>/dev/null || true
 gq -E "$ip1\.[0-9]+ > $ip2\.8080: " "$OV_TMP/direct.txt" || fail "no unencapsulated pod packet on br0: $(cat "$OV_TMP/direct.txt")"
-gq -E '198\.18\.[01]\.[0-9]+\.[0-9]+ > 198\.18\.[01]\.[0-9]+\.8472: ' "$OV_TMP/vxlan.txt" || fail "no VXLAN on br1: $(cat "$OV_TMP/vxlan.txt")"
+gq -E '198\.18\.[01]\.[0-9]+\.[0-9]+ > 198\.18\.[01]\.[0-9]+\.4789: ' "$OV_TMP/vxlan.txt" || fail "no VXLAN on br1: $(cat "$OV_TMP/vxlan.txt")"
 pass "HTTP across both paths; pod packets plain on br0, VXLAN on br1"
 
 kill -TERM "${OV_WEFTD[2]}"; wait "${OV_WEFTD[2]}" 2>/dev/null || true
@@ -80,19 +84,19 @@ for _ in $(seq 100); do ip -n "$(n 1)" route show "$(net_of 2)" | gq . || break;
 ip -n "$(n 1)" route show "$(net_of 2)" | gq . && fail "direct route to a removed lease kept"
 pass "direct route removed with the lease"
 
-# --- node 2 behind NAT: --public-ip 203.0.113.2, which the underlay router DNATs (UDP 8472) to
+# --- node 2 behind NAT: --public-ip 203.0.113.2, which the underlay router DNATs (UDP 4789) to
 # 198.18.0.2. The lease advertises the public IP; the VXLAN local address stays the interface
 # address (flanneld >= 0.27.4 uses the public IP, and the kernel then drops every packet).
-ip netns exec "$OV_U" iptables -t nat -A PREROUTING -d 203.0.113.2 -p udp --dport 8472 -j DNAT --to-destination 198.18.0.2
+ip netns exec "$OV_U" iptables -t nat -A PREROUTING -d 203.0.113.2 -p udp --dport 4789 -j DNAT --to-destination 198.18.0.2
 ov_weftd 2 --ip-masq --public-ip 203.0.113.2
 ov_wait_ready 2
 [ "$(ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/$(net_of 2 | tr / -)" | jq -r .PublicIP)" = 203.0.113.2 ] ||
   fail "lease does not advertise --public-ip"
-ip -n "$(n 2)" -d -j link show flannel.1 | jq -e '.[0].linkinfo.info_data.local == "198.18.0.2"' >/dev/null ||
+ip -n "$(n 2)" -d -j link show flannel.7 | jq -e '.[0].linkinfo.info_data.local == "198.18.0.2"' >/dev/null ||
   fail "VXLAN local address is not the interface address"
-for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq "dst 203.0.113.2 " && break; sleep 0.05; done
-bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$(mac_of 2) dst 203.0.113.2 self permanent" || fail "node 1 FDB for the NATed peer"
-ip -n "$(n 1)" route show "$(net_of 2)" | gq "dev flannel.1 onlink" || fail "NATed peer (not on-link) must use VXLAN"
+for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.7 | gq "dst 203.0.113.2 " && break; sleep 0.05; done
+bridge -n "$(n 1)" fdb show dev flannel.7 | gq "$(mac_of 2) dst 203.0.113.2 self permanent" || fail "node 1 FDB for the NATed peer"
+ip -n "$(n 1)" route show "$(net_of 2)" | gq "dev flannel.7 onlink" || fail "NATed peer (not on-link) must use VXLAN"
 [ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b through the NATed VXLAN endpoint"
 pass "--public-ip behind NAT: advertised in the lease, local = interface address, HTTP across"
 
@@ -129,7 +133,7 @@ ov_wait_route 4 "$(net_of 5)"; ov_wait_route 5 "$(net_of 4)"
 ip -n "$(n 4)" route show "$(net_of 5)" | gq "^$(net_of 5) via 198.18.0.5 dev eth0" ||
   fail "host-gw route 4 -> 5: $(ip -n "$(n 4)" route show "$(net_of 5)")"
 ip -n "$(n 5)" route show "$(net_of 4)" | gq "via 198.18.0.4 dev eth0" || fail "host-gw route 5 -> 4"
-ip -n "$(n 4)" link show flannel.1 >/dev/null 2>&1 && fail "host-gw node has a VXLAN device"
+ip -n "$(n 4)" -o link show | gq flannel && fail "host-gw node has a VXLAN device"
 [ "$(sed -n 3p "$OV_TMP/n4/subnet.env")" = FLANNEL_MTU=1500 ] || fail "host-gw MTU: $(cat "$OV_TMP/n4/subnet.env")"
 val=$(ov_etcdctl get --print-value-only "/weft/hostgw/subnets/$(net_of 4 | tr / -)")
 [ "$val" = '{"PublicIP":"198.18.0.4","PublicIPv6":null,"BackendType":"host-gw"}' ] || fail "host-gw lease value: $val"
