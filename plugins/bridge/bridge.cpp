@@ -12,10 +12,12 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <future>
 #include <map>
 #include <set>
+#include <system_error>
 
 #include "cni/error.h"
 #include "cni/invoke.h"
@@ -60,10 +62,19 @@ void TrySysctl(const std::string& name, const std::string& value) {
 /// deleted. Others (dhcp needs the interface up) keep the reference's order.
 bool IpamIsIndependent(const std::string& type) { return type == "host-local" || type == "static"; }
 
-/// Runs fn on its own thread; the future's destructor waits for it.
+/// Runs fn on its own thread; the future's destructor waits for it. When no thread can be
+/// created (RLIMIT_NPROC, memory), fn runs on get() instead: the reference's sequential order.
 template <typename Fn>
 auto Background(Fn fn) {
-  return std::async(std::launch::async, std::move(fn));
+  try {
+    return std::async(std::launch::async, fn);
+  } catch (const std::system_error&) {
+    return std::async(std::launch::deferred, std::move(fn));
+  }
+}
+
+bool Started(const std::future<cni::Result>& f) {
+  return f.wait_for(std::chrono::seconds(0)) != std::future_status::deferred;
 }
 
 NetConf Load(const cni::CallArgs& a) {
@@ -335,7 +346,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
     const NetConf& n;
     const cni::CallArgs& a;
     ~ReleaseEarlyIpam() {
-      if (!f.valid()) return;  // taken over by the ADD below
+      if (!f.valid() || !Started(f)) return;  // taken over by the ADD below, or never run
       try {
         f.get();
         cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data);
