@@ -150,17 +150,22 @@ class RestoreBackend : public Backend {
       // iptables-restore commits a one-table script in one batch and then closes its netlink
       // socket, which waits for the kernel to free what the batch deleted (an RCU grace period,
       // ~13 ms). Watching for its commit lets the next caller in at the commit instead of at
-      // the exit. Several tables are several commits: then only the exit counts.
-      CommitWatch watch;
+      // the exit. Several tables are several commits: then only the exit counts. A batch that
+      // deletes nothing has no grace period to wait for, and is not watched.
+      bool deletes = std::any_of(ops.begin(), ops.end(), [](const Op& o) {
+        return o.kind == Op::kDelete || o.kind == Op::kFlush || o.kind == Op::kDeleteChain;
+      });
+      bool one_table = std::all_of(ops.begin(), ops.end(),
+                                   [&](const Op& o) { return o.table == ops.front().table; });
+      std::optional<CommitWatch> watch;
+      if (g0 && deletes && one_table) watch.emplace();
       bool released = false;
       ProcWatch pw;
-      if (g0 && watch.fd() >= 0 && std::all_of(ops.begin(), ops.end(), [&](const Op& o) {
-            return o.table == ops.front().table;
-          })) {
-        pw.fd = watch.fd();
+      if (watch && watch->fd() >= 0) {
+        pw.fd = watch->fd();
         pw.on_ready = [&](pid_t child) {
           std::optional<uint32_t> g1;
-          if (!watch.Drain(child, &g1)) return false;
+          if (!watch->Drain(child, &g1)) return false;
           if (g1) {
             record_result(g1);
             lock = UniqueFd();
