@@ -10,6 +10,8 @@
 # Usage: bench/bridge/run.sh [weft-bin-dir] [iterations]
 #   MASQ=true      ipMasq on (iptables backend)
 #   OTHER=<dir>    also measure a second weft build (e.g. the one before a change) as "other"
+# On a machine busy with other work, `chrt -f 10 bench/bridge/run.sh ...` keeps other processes'
+# CPU time out of the wall times (every side and the floors alike; all waits here are bounded).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 WEFT_BIN=${1:-${WEFT_BIN:-build/bin}} N=${2:-30} REF_BIN=${REF_BIN:-/usr/lib/cni}
