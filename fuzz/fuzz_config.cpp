@@ -1,0 +1,51 @@
+// Network config parsing: the bytes are a plugin's stdin. They go through the dispatcher's
+// checks (skel: JSON, name, cniVersion) and then every config loader: host-local's IPAM config,
+// bridge's and portmap's netconf, flannel's netconf plus the delegate it builds, and weftd's
+// flannel network config (the etcd <prefix>/config value).
+#include <sstream>
+
+#include "agent/config.h"
+#include "cni/json.h"
+#include "cni/skel.h"
+#include "fuzz_util.h"
+#include "plugins/bridge/config.h"
+#include "plugins/flannel/delegate.h"
+#include "plugins/host-local/config.h"
+#include "plugins/portmap/config.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::string text(fuzz::Bytes(data, size));
+
+  // The dispatcher, in-process: STATUS with an empty function only runs the generic checks.
+  {
+    std::istringstream in(text);
+    std::ostringstream out, err;
+    cni::Invocation inv{{{"CNI_COMMAND", "STATUS"}, {"CNI_PATH", "/nonexistent"}}, in, out, err};
+    int rc = cni::Dispatch(cni::PluginFuncs{}, "fuzz", inv);
+    if (rc != 0 && out.str().find("\"code\"") == std::string::npos) fuzz::Fail("error without CNI error JSON");
+  }
+
+  cni::Json j;
+  // The loaders get what skel lets through: a JSON object.
+  if (!fuzz::Accepts([&] { j = cni::ParseJson(text); }) || !j.is_object()) return 0;
+  fuzz::Accepts([&] { hostlocal::LoadIpamConfig(j, ""); });
+  fuzz::Accepts([&] { bridge::LoadNetConf(j, ""); });
+  fuzz::Accepts([&] {
+    cni::CallArgs args;
+    args.command = "ADD";
+    args.container_id = "fuzz";
+    args.ifname = "eth0";
+    args.config = j;
+    args.cni_version = cni::Decoder(j, "NetConf").String("cniVersion").value_or("0.1.0");
+    portmap::ParseConfig(args);
+  });
+  fuzz::Accepts([&] {
+    flannel::NetConf n = flannel::LoadNetConf(j);
+    flannel::SubnetEnv env = flannel::ParseSubnetEnv(
+        "FLANNEL_NETWORK=10.244.0.0/16\nFLANNEL_SUBNET=10.244.1.1/24\nFLANNEL_MTU=1450\nFLANNEL_IPMASQ=true\n",
+        "subnet.env");
+    flannel::MarshalDelegate(flannel::BuildDelegate(n, env));
+  });
+  fuzz::Accepts([&] { weft::agent::ParseNetworkConfig(text); });
+  return 0;
+}
