@@ -197,6 +197,20 @@ void Agent::AcquireLease() {
                      "), retrying");
       }
       if (ok) {
+        // The etcd lease the key hung on before (a previous run's, or this run's before the key
+        // was deleted) holds no key any more: revoke it instead of leaving it for a day.
+        std::set<int64_t> replaced = {own_.etcd_lease};
+        if (choice.kind == AllocationChoice::kReuseOwn)
+          for (const Lease& l : leases)
+            if (l.subnet == choice.subnet) replaced.insert(l.etcd_lease);
+        for (int64_t old : replaced) {
+          if (old == 0 || old == id) continue;
+          try {
+            etcd_.RevokeLease(old);
+          } catch (const cni::Error& e) {
+            Log('W', "revoking the replaced etcd lease: " + e.msg());
+          }
+        }
         own_ = {choice.subnet, own_attrs_, id};
         renew_at_ = Clock::now() + std::chrono::seconds(opts_.lease_ttl_s - opts_.renew_margin_min * 60);
         const char* how = choice.kind == AllocationChoice::kReuseOwn       ? "reusing own lease "
@@ -205,7 +219,7 @@ void Agent::AcquireLease() {
         Log('I', how + choice.subnet.String() + " (etcd lease " + std::to_string(id) + ")");
         return;
       }
-      continue;  // immediate retry after a lost race
+      if (attempt < 5) continue;  // immediate retry after a lost race; then once a second
     } catch (const cni::Error& e) {
       SetNotReady("failed to acquire lease: " + e.msg());
     }

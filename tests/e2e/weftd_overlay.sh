@@ -108,6 +108,14 @@ ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | sed -n 2p | gq 'mark
 pass "FLANNEL-POSTRTG / FLANNEL-FWD present and re-created"
 
 # pods through the CNI chain, HTTP between nodes
+http_get() {  # http_get FROM-POD IP: the page, retried for up to 5 s
+  local out=""
+  for _ in $(seq 50); do
+    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
+    sleep 0.1
+  done
+  echo "$out"
+}
 [ "$(ov_cni_path)" = "$WEFT_BIN" ] || echo "note: bridge/host-local/portmap from $REF_BIN (ours not built)"
 [ -x "$WEFT_BIN/flannel" ] || echo "note: flannel plugin not built; its delegate conf is built by ov_flannel_emulate"
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
@@ -119,19 +127,11 @@ echo "hello from weft" >"$OV_TMP/index.txt"
 ip netns exec "$OV_U" tcpdump -ni br0 -c 6 -l 'udp port 8472' >"$OV_TMP/capture.txt" 2>/dev/null &
 cap=$!
 sleep 0.5
-for _ in $(seq 50); do ip netns exec "wp-a-$OV_ID" curl -sf -m 1 "http://$ip2:8080/index.txt" >/dev/null && break; sleep 0.1; done
-[ "$(ip netns exec "wp-a-$OV_ID" curl -sf -m 2 "http://$ip2:8080/index.txt")" = "hello from weft" ] || fail "HTTP pod a -> pod b"
-[ "$(ip netns exec "wp-a-$OV_ID" curl -sf -m 2 "http://$ip3:8080/index.txt")" = "hello from weft" ] || fail "HTTP pod a -> pod c"
-[ "$(ip netns exec "wp-b-$OV_ID" curl -sf -m 2 "http://$ip3:8080/index.txt")" = "hello from weft" ] || fail "HTTP pod b -> pod c"
+# (retried: the servers are python processes that may take a moment to listen on a busy box)
+[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP pod a -> pod b"
+[ "$(http_get a "$ip3")" = "hello from weft" ] || fail "HTTP pod a -> pod c"
+[ "$(http_get b "$ip3")" = "hello from weft" ] || fail "HTTP pod b -> pod c"
 pass "HTTP between pods on different nodes ($ip1 -> $ip2, $ip3)"
-http_get() {  # http_get FROM-POD IP: the page, retried for up to 5 s
-  local out=""
-  for _ in $(seq 50); do
-    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
-    sleep 0.1
-  done
-  echo "$out"
-}
 for _ in $(seq 30); do kill -0 $cap 2>/dev/null || break; sleep 0.1; done
 kill $cap 2>/dev/null || true; wait $cap 2>/dev/null || true
 grep -qE '198\.18\.0\.[0-9]+\.[0-9]+ > 198\.18\.0\.[0-9]+\.8472: .*(VXLAN|OTV).*instance 1' "$OV_TMP/capture.txt" ||
@@ -177,6 +177,10 @@ ip netns exec "wp-a-$OV_ID" python3 "$OV_TMP/probe.py" "http://$ip2:8080/index.t
 probe=$!
 sleep 1
 sub2=$(ov_subnet 2)
+lease_of() {  # the etcd lease id of a key, hex (jq would round the 64-bit number)
+  ov_etcdctl get -w json "$1" | python3 -c 'import json, sys; print("%x" % json.load(sys.stdin)["kvs"][0]["lease"])'
+}
+old_lease2=$(lease_of "$OV_PREFIX/subnets/$(net_of 2 | tr / -)")
 kill -TERM "${OV_WEFTD[2]}"; wait "${OV_WEFTD[2]}" 2>/dev/null || true
 ip -n "$(n 2)" link show flannel.1 >/dev/null || fail "flannel.1 removed on exit"
 ip -n "$(n 2)" route show "$(net_of 1)" | gq flannel.1 || fail "routes removed on exit"
@@ -188,6 +192,8 @@ read -r gap okn <"$OV_TMP/probe.out"
 python3 -c "import sys; sys.exit(0 if float('$gap') < 1.0 and int('$okn') > 10 else 1)" ||
   fail "traffic gap during restart ${gap}s ($okn requests)"
 grep -q "reusing own lease" "$OV_TMP/n2/weftd.log" || fail "restart did not reuse own lease"
+[ "$(lease_of "$OV_PREFIX/subnets/$(net_of 2 | tr / -)")" != "$old_lease2" ] || fail "restart kept the old etcd lease"
+ov_etcdctl lease timetolive "$old_lease2" | gq "already expired" || fail "the previous run's etcd lease was not revoked"
 pass "weftd restart: same lease, longest gap ${gap}s over $okn requests"
 
 # /readyz tells why it is not ready
@@ -270,7 +276,7 @@ ov_weftd 1 --ip-masq
 ov_wait_ready 1
 for _ in $(seq 100); do gone 1 && break; sleep 0.05; done
 gone 1 || fail "node 1 did not clean the entries of node 3, which vanished while it was down"
-[ "$(ip netns exec "wp-a-$OV_ID" curl -sf -m 2 "http://$ip2:8080/index.txt")" = "hello from weft" ] || fail "HTTP a -> b after node 3 left"
+[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after node 3 left"
 pass "vanished peer removed live (node 2) and at start-up (node 1)"
 
 # a peer's new VtepMAC replaces its old FDB entry (flanneld leaves the old one behind)
@@ -290,6 +296,6 @@ for _ in $(seq 100); do [ "$(ov_etcdctl get --print-value-only "$key2")" = "$wan
 ov_etcdctl get -w json "$key2" | jq -e '.kvs[0].lease > 0' >/dev/null || fail "re-acquired lease has no TTL"
 kill -0 "${OV_WEFTD[2]}" || fail "weftd on node 2 exited"
 for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$mac2 dst 198.18.0.2" && break; sleep 0.05; done
-[ "$(ip netns exec "wp-a-$OV_ID" curl -sf -m 2 "http://$ip2:8080/index.txt")" = "hello from weft" ] || fail "HTTP a -> b after re-acquire"
+[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after re-acquire"
 pass "own lease deleted: re-acquired with the same subnet, peers updated"
 echo "all weftd e2e checks passed"
