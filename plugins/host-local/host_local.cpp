@@ -81,41 +81,37 @@ cni::Result CmdAdd(const cni::CallArgs& args) {
   result.cni_version = args.cni_version;
   if (!conf.resolv_conf.empty()) result.dns = ParseResolvConf(conf.resolv_conf);
 
+  Store store(conf.data_dir, conf.name);
   // The reference keeps requested IPs in a map keyed by the address string; the set sent to a
   // range is the first that it contains. Go map order is random: weft takes request order.
-  // This is known before touching the store, so a request that no range set contains fails
-  // without creating, allocating or releasing anything (the reference allocates the other sets
-  // first and then releases them, moving last_reserved_ip).
   std::vector<IP> requested;
   for (const IP& ip : conf.requested) {
     bool dup = false;
     for (const IP& r : requested) dup = dup || r == ip;
     if (!dup) requested.push_back(ip);
   }
-  std::vector<std::optional<IP>> wants(conf.range_sets.size());
   for (size_t idx = 0; idx < conf.range_sets.size(); ++idx) {
+    const RangeSet& set = conf.range_sets[idx];
+    std::optional<IP> want;
     for (auto it = requested.begin(); it != requested.end(); ++it) {
-      if (conf.range_sets[idx].Contains(*it)) {
-        wants[idx] = *it;
+      if (set.Contains(*it)) {
+        want = *it;
         requested.erase(it);
         break;
       }
     }
-  }
-  if (!requested.empty()) {
-    std::string msg = "failed to allocate all requested IPs:";
-    for (const IP& ip : requested) msg += " " + ip.String();
-    Fail(msg);
-  }
-  Store store(conf.data_dir, conf.name);
-  for (size_t idx = 0; idx < conf.range_sets.size(); ++idx) {
     try {
-      result.ips.push_back(
-          Allocator(conf.range_sets[idx], store, static_cast<int>(idx)).Get(args.container_id, args.ifname, wants[idx]));
+      result.ips.push_back(Allocator(set, store, static_cast<int>(idx)).Get(args.container_id, args.ifname, want));
     } catch (const Error& e) {
       ReleaseAll(store, idx, args);
       Fail("failed to allocate for range " + std::to_string(idx) + ": " + e.msg());
     }
+  }
+  if (!requested.empty()) {
+    ReleaseAll(store, conf.range_sets.size(), args);
+    std::string msg = "failed to allocate all requested IPs:";
+    for (const IP& ip : requested) msg += " " + ip.String();
+    Fail(msg);
   }
   if (conf.routes) result.routes = *conf.routes;
   return result;

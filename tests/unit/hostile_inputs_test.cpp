@@ -178,8 +178,8 @@ std::vector<Row> Rows() {
       {"CNI_ARGS unknown key", "host-local", {{"CNI_ARGS", "FOO=bar"}}, kGood, 999, R"(ARGS: unknown args ["FOO=bar"])"},
       {"CNI_ARGS IP with NUL", "host-local", {{"CNI_ARGS", std::string("IP=10.9.0.5\0x", 13)}}, kGood, 999,
        "ARGS: error parsing value of pair"},
-      {"CNI_ARGS IP outside every range", "host-local", {{"CNI_ARGS", "IP=192.168.0.1"}}, kGood, 999,
-       "failed to allocate all requested IPs: 192.168.0.1"},
+      {"CNI_ARGS IP with a /33", "host-local", {{"CNI_ARGS", "IP=10.9.0.5/33"}}, kGood, 999,
+       R"(ARGS: error parsing value of pair "IP=10.9.0.5/33": invalid IP address 10.9.0.5/33)"},
       // --- host-local's IPAM config
       {"ipam missing", "host-local", {}, R"({"cniVersion":"1.0.0","name":"hlnet","type":"bridge"})", 999,
        "IPAM config missing 'ipam' key"},
