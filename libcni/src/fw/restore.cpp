@@ -254,9 +254,6 @@ class RestoreBackend : public Backend {
       for (const auto& [table, st] : states) {
         for (const auto& [chain, r] : st.chains) rules += r.size();
       }
-      // A big table is recorded only for the chains of the call (gencache.h): rewriting
-      // thousands of other rules into the record on every call would cost what the read saves.
-      if (rules > kBigTable && complete) *complete = false;
       if (rules > kBigTable && !marker.empty()) {
         try {
           EnsureDir("/run/weft", 0755);
