@@ -20,9 +20,10 @@ for a in "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a"; do
   [ -f "$a" ] || { echo "missing $a (build the cni_fw target)"; exit 1; }
 done
 T=$(mktemp -d "${BENCH_DIR:-/tmp}/weft-fwb.XXXXXX")
-NSS=()
 cleanup() {
-  for n in "${NSS[@]}"; do
+  # every namespace newns made (it runs in a command substitution, so a list kept there would be
+  # lost with the subshell)
+  for n in $(ip netns list | awk -v pid="$$" '$1 ~ "^wfwb-.*-" pid "$" {print $1}'); do
     # the iptables-nft backend's "big table" marker and state record for this namespace
     # (see restore.cpp, gencache.h)
     ino=$(stat -L -c %i "/run/netns/$n" 2>/dev/null) &&
@@ -36,7 +37,7 @@ g++ -std=c++20 -O2 -I"$HERE/../../libcni/include" -I/usr/include/nftables "$HERE
   "$BUILD/libcni/libcni_fw.a" "$BUILD/libcni/libcni_core.a" /usr/lib/x86_64-linux-gnu/libnettle.a \
   -lip4tc -lip6tc -lnetfilter_conntrack -ldl -lpthread
 
-newns() { local n=wfwb-$1-$$; ip netns add "$n"; NSS+=("$n"); echo "$n"; }
+newns() { local n=wfwb-$1-$$; ip netns add "$n"; echo "$n"; }
 # RULES unrelated rules in nat (chain FILL, jumped to from PREROUTING), loaded in one restore.
 fill_ipt() { # ns save-flavour
   python3 - "$RULES" >"$T/fill" <<'PY'
