@@ -4,6 +4,7 @@
 
 #include <optional>
 
+#include "cni/digest.h"
 #include "cni/error.h"
 #include "cni/fw/fw.h"
 #include "cni/fw/names.h"
@@ -16,10 +17,10 @@ using cni::fw::Family;
 
 constexpr const char* kNftTable = "cni_plugins_masquerade";
 
-std::string HashForNetwork(const std::string& net) { return cni::fw::Sha512Hex(net).substr(0, 16); }
+std::string HashForNetwork(const std::string& net) { return cni::Sha512Hex(net).substr(0, 16); }
 std::string HashForInstance(const std::string& net, const std::string& ifname,
                             const std::string& cid) {
-  return HashForNetwork(net) + "-" + cni::fw::Sha512Hex(ifname + ":" + cid).substr(0, 16);
+  return HashForNetwork(net) + "-" + cni::Sha512Hex(ifname + ":" + cid).substr(0, 16);
 }
 
 std::string StripQuotes(std::string s) {

@@ -2,7 +2,6 @@
 #include "ops.h"
 
 #include <dirent.h>
-#include <openssl/sha.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "cni/digest.h"
 #include "cni/error.h"
 #include "cni/invoke.h"
 
@@ -71,15 +71,6 @@ bool AtLeast(std::string_view version, std::string_view min) {
   return cni::CompareVersions(version, min) >= 0;
 }
 
-std::string Hex(const unsigned char* p, size_t n) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (size_t i = 0; i < n; ++i) {
-    out += kHex[p[i] >> 4];
-    out += kHex[p[i] & 15];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -114,9 +105,7 @@ std::string InjectConf(const PluginConf& plugin, const Json& values) {
 }
 
 std::string ContainerIdForNetns(std::string_view abs_netns) {
-  unsigned char md[SHA512_DIGEST_LENGTH];
-  SHA512(reinterpret_cast<const unsigned char*>(abs_netns.data()), abs_netns.size(), md);
-  return "cnitool-" + Hex(md, 10);
+  return "cnitool-" + cni::Sha512Hex(abs_netns).substr(0, 20);  // the first 10 bytes
 }
 
 std::string AbsPath(std::string_view path) {

@@ -1,30 +1,10 @@
-// Chain names and quoting shared with the reference (see names.h). SHA-512 comes from Nettle
-// (static archive: only the digest code is linked). OpenSSL 3's one-shot SHA512() goes through
-// EVP_Q_digest, whose first call initialises the library and its providers: about 2 ms of CPU in
-// every plugin process, more than the hash of a few bytes is worth.
+// Chain names and quoting shared with the reference (see names.h); the hash is cni::Sha512Hex.
 #include "cni/fw/names.h"
 
-#include <nettle/sha2.h>
-
+#include "cni/digest.h"
 #include "cni/error.h"
 
 namespace cni::fw {
-
-std::string Sha512Hex(std::string_view data) {
-  sha512_ctx ctx;
-  sha512_init(&ctx);
-  sha512_update(&ctx, data.size(), reinterpret_cast<const uint8_t*>(data.data()));
-  uint8_t md[SHA512_DIGEST_SIZE];
-  sha512_digest(&ctx, sizeof md, md);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(2 * SHA512_DIGEST_SIZE);
-  for (uint8_t b : md) {
-    out += kHex[b >> 4];
-    out += kHex[b & 15];
-  }
-  return out;
-}
 
 std::string FormatChainName(std::string_view name, std::string_view id, std::string_view prefix) {
   constexpr size_t kMaxChainLength = 28;

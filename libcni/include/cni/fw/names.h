@@ -9,9 +9,6 @@
 
 namespace cni::fw {
 
-/// Lowercase hex of SHA-512(data) (128 chars).
-std::string Sha512Hex(std::string_view data);
-
 /// utils.MustFormatChainNameWithPrefix: "CNI-" + prefix + hex(sha512(name + id)), cut to 28
 /// characters. FormatChainName("test", "1234") == "CNI-2bbe0c48b91a7d1b8a6753a8".
 std::string FormatChainName(std::string_view name, std::string_view id, std::string_view prefix = "");
