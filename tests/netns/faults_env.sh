@@ -186,6 +186,9 @@ cni bridge ADD nsdel "/var/run/netns/${POD}y" "$BR2"
 check "deleted-later pod: ADD" "$RC" "$OUT"
 ip netns del "${POD}y"
 cni bridge DEL nsdel "/var/run/netns/${POD}y" "$BR2"
+# The kernel tears a deleted namespace down asynchronously (cleanup_net on a workqueue): the
+# host end of the veth goes with it, up to a few seconds later on a busy machine.
+for _ in $(seq 100); do [ "$(veths)" = 0 ] && break; sleep 0.05; done
 st=0; [ "$RC" = 0 ] && [ "$(reservations)" = 0 ] && [ "$(veths)" = 0 ] || st=1
 check "deleted-later pod: DEL succeeds, releases the address, no veth left" $st "rc=$RC out=$OUT reservations=$(reservations) veths=$(veths)"
 echo "portmap ADD with a deleted namespace: rc=$portmap_rc $portmap_out"
