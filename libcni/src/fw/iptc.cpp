@@ -98,7 +98,7 @@ void NetBytes(Family f, const std::string& net, void* addr, void* mask) {
   int bytes = f == Family::kIPv4 ? 4 : 16;
   for (int i = 0; i < bytes; ++i) {
     int keep = len - 8 * i;
-    m[i] = keep >= 8 ? 0xff : keep <= 0 ? 0 : static_cast<uint8_t>(0xff << (8 - keep));
+    m[i] = static_cast<uint8_t>(keep >= 8 ? 0xff : keep <= 0 ? 0 : 0xff << (8 - keep));
   }
 }
 
