@@ -39,7 +39,7 @@ std::string CanonicalNet(Family family, std::string_view text) {
   for (int i = 0; i < bits / 8; ++i) {
     int keep = prefix - i * 8;
     if (keep >= 8) continue;
-    buf[i] = keep <= 0 ? 0 : static_cast<uint8_t>(buf[i] & (0xff << (8 - keep)));
+    buf[i] = static_cast<uint8_t>(keep <= 0 ? 0 : buf[i] & (0xff << (8 - keep)));
   }
   if (prefix == 0) return "";  // 0.0.0.0/0 and ::/0 match anything: iptables prints nothing
   char out[INET6_ADDRSTRLEN];
