@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "cni/encoding.h"
 #include "cni/error.h"
 #include "cni/files.h"
 
@@ -15,31 +16,6 @@ namespace {
 
 // bufio.Scanner's default limit: a line that does not fit a 64 KiB buffer fails the scan.
 constexpr size_t kMaxLine = 64 * 1024;
-
-// strconv.Quote for the texts strconv puts into its errors (printable ASCII kept, the rest escaped).
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  static const char* hex = "0123456789abcdef";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 cni::IPNet ParseCidr(std::string_view s) {
   auto net = cni::IPNet::Parse(s);
@@ -64,14 +40,14 @@ std::vector<cni::IPNet> ParseNetworkList(std::string_view s) {
 
 // strconv.ParseUint(s, 10, 32), including its error texts.
 uint32_t ParseMtu(std::string_view s) {
-  auto syntax = [&] { return cni::Error(cni::kInternal, "strconv.ParseUint: parsing " + GoQuote(s) + ": invalid syntax"); };
+  auto syntax = [&] { return cni::Error(cni::kInternal, "strconv.ParseUint: parsing " + cni::GoQuote(s) + ": invalid syntax"); };
   if (s.empty()) throw syntax();
   uint64_t n = 0;
   for (char c : s) {
     if (c < '0' || c > '9') throw syntax();
     n = n * 10 + static_cast<uint64_t>(c - '0');
     if (n > 0xffffffffULL) {
-      throw cni::Error(cni::kInternal, "strconv.ParseUint: parsing " + GoQuote(s) + ": value out of range");
+      throw cni::Error(cni::kInternal, "strconv.ParseUint: parsing " + cni::GoQuote(s) + ": value out of range");
     }
   }
   return static_cast<uint32_t>(n);

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "cni/encoding.h"
 #include "cni/error.h"
 #include "cni/files.h"
 #include "cni/result.h"
@@ -66,30 +67,6 @@ std::string GoFloat(double d) {
 }
 
 }  // namespace
-
-std::string GoQuote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20 || c == 0x7f) {
-          out += "\\x";
-          out += kHex[c >> 4];
-          out += kHex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string GoInterfaceType(const Json& v) {
   if (v.is_string()) return "string";

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cni/encoding.h"
 #include "cni/json.h"
 
 namespace weft::cnitool {
@@ -70,6 +71,6 @@ cni::Json SortedJson(const cni::Json& v);
 std::string GoInterfaceType(const cni::Json& v);
 
 /// Go's %q of a string.
-std::string GoQuote(std::string_view s);
+using cni::GoQuote;  // cni/encoding.h
 
 }  // namespace weft::cnitool

@@ -15,4 +15,8 @@ std::string Base64Encode(std::string_view data);
 /// does. Throws Error(kDecodingFailure, "illegal base64 data at input byte N").
 std::string Base64Decode(std::string_view text);
 
+/// Go's strconv.Quote (fmt's %q) for UTF-8 text: the form the reference's error messages and
+/// rule comments carry (\" \\ \a \b \f \n \r \t \v, other control bytes as \xNN).
+std::string GoQuote(std::string_view s);
+
 }  // namespace cni

@@ -3,20 +3,11 @@
 
 #include <cctype>
 
+#include "cni/encoding.h"
 #include "cni/error.h"
 
 namespace cni {
 namespace {
-
-// strconv.Quote for the ASCII strings CNI_ARGS carry.
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\';
-    out += c;
-  }
-  return out + "\"";
-}
 
 std::optional<bool> ParseGoBool(std::string_view v) {
   std::string lower(v);

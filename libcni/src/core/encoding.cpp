@@ -1,4 +1,4 @@
-// Base64 with Go's StdEncoding rules (see encoding.h).
+// Base64 with Go's StdEncoding rules and Go's strconv.Quote (see encoding.h).
 #include "cni/encoding.h"
 
 #include <array>
@@ -84,6 +84,34 @@ std::string Base64Decode(std::string_view text) {
     out += static_cast<char>(acc >> 2 & 0xff);
   }
   return out;
+}
+
+std::string GoQuote(std::string_view s) {
+  std::string out = "\"";
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\a': out += "\\a"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      case '\v': out += "\\v"; break;
+      default:
+        if (c < 0x20 || c == 0x7f) {
+          out += "\\x";
+          out += kHex[c >> 4];
+          out += kHex[c & 15];
+        } else {
+          out += static_cast<char>(c);  // UTF-8 bytes pass through (printable runes)
+        }
+    }
+  }
+  return out + "\"";
 }
 
 }  // namespace cni

@@ -17,35 +17,12 @@
 #include <thread>
 #include <vector>
 
+#include "cni/encoding.h"
 #include "cni/error.h"
 #include "cni/files.h"
 
 namespace cni {
 namespace {
-
-std::string GoQuote(std::string_view s) {
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
-      default:
-        if (c < 0x20) {
-          static const char* hex = "0123456789abcdef";
-          out += "\\x";
-          out += hex[c >> 4];
-          out += hex[c & 15];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::vector<std::string> SplitPath(std::string_view cni_path) {
   std::vector<std::string> dirs;

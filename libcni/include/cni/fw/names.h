@@ -7,13 +7,14 @@
 #include <string>
 #include <string_view>
 
+#include "cni/encoding.h"
+
 namespace cni::fw {
 
 /// utils.MustFormatChainNameWithPrefix: "CNI-" + prefix + hex(sha512(name + id)), cut to 28
 /// characters. FormatChainName("test", "1234") == "CNI-2bbe0c48b91a7d1b8a6753a8".
 std::string FormatChainName(std::string_view name, std::string_view id, std::string_view prefix = "");
 
-/// Go's strconv.Quote for UTF-8 text as fmt's %q prints it.
-std::string GoQuote(std::string_view s);
+using cni::GoQuote;  // cni/encoding.h
 
 }  // namespace cni::fw
