@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
 #include <sstream>
 #include <thread>
@@ -281,6 +282,104 @@ TEST_CASE("fw: iptables-nft reuses its recorded state only while nobody else cha
       CHECK_FALSE(b->Check(f, chains));
       b->Remove(f, chains);
       CHECK(Save(BackendKind::kIptablesNft, f).find("WEFT-G1") == std::string::npos);
+    }
+  });
+}
+
+// Runs fn with PATH starting at a directory whose iptables, ip6tables, iptables-save and
+// ip6tables-save log their arguments to <dir>/reads and run the real tool; returns the log.
+std::string LoggingReads(const std::function<void()>& fn) {
+  char tmpl[] = "/tmp/weft-fwreads-XXXXXX";
+  REQUIRE(mkdtemp(tmpl));
+  std::string dir = tmpl;
+  for (std::string tool : {"iptables", "ip6tables", "iptables-save", "ip6tables-save"}) {
+    cni::WriteFileAtomic(dir + "/" + tool,
+                         "#!/bin/sh\necho \"" + tool + " $*\" >> " + dir + "/reads\nexec /usr/sbin/" +
+                             tool + " \"$@\"\n",
+                         0755);
+  }
+  std::string old = getenv("PATH") ? getenv("PATH") : "";
+  setenv("PATH", (dir + ":" + old).c_str(), 1);
+  std::exception_ptr err;
+  try {
+    fn();
+  } catch (...) {
+    err = std::current_exception();
+  }
+  setenv("PATH", old.c_str(), 1);
+  std::string log = cni::ReadFile(dir + "/reads").value_or("");
+  std::filesystem::remove_all(dir);
+  if (err) std::rethrow_exception(err);
+  return log;
+}
+
+TEST_CASE("fw: iptables-nft keeps trusting chains whose digest is unchanged after foreign commits",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wfp");
+  InNetns(ns.path(), [&] {
+    for (Family f : {Family::kIPv4, Family::kIPv6}) {
+      std::string ipt = f == Family::kIPv4 ? "iptables" : "ip6tables";
+      auto run = [&](std::vector<std::string> argv) {
+        argv.insert(argv.begin(), {ipt, "-t", "nat"});
+        REQUIRE(cni::fw::RunProcess(argv, "").status == 0);
+      };
+      auto b = Make(BackendKind::kIptablesNft);
+      std::vector<Chain> chains = Chains(f, "WEFT-D1", 8081);
+      b->Ensure(f, chains);
+      cni::fw::NftGeneration gen;
+      REQUIRE(gen.ok());
+      auto rec = [&] {
+        auto text = cni::ReadFile(cni::fw::StateCachePath(gen.netns_inode()));
+        REQUIRE(text);
+        return cni::fw::StateCache::Parse(*text).tables[{static_cast<int>(f), "nat"}];
+      };
+      auto now = [&] {
+        auto g = gen.Get();
+        REQUIRE(g);
+        return *g;
+      };
+      // The record holds the kernel's digest of each chain it knows.
+      auto t = rec();
+      REQUIRE(t.prints.count("WEFT-D1") == 1);
+      REQUIRE(t.prints.count("WEFT-TEST-DNAT") == 1);
+      CHECK(gen.Print(f, "nat", "WEFT-D1", now()) == t.prints["WEFT-D1"]);
+      CHECK_FALSE(gen.Print(f, "nat", "WEFT-D1", now() + 1));  // not served from that generation
+      CHECK(gen.HasChain(f, "nat", "WEFT-D1") == true);
+      CHECK(gen.HasChain(f, "nat", "WEFT-NONE") == false);
+
+      // Counters are not part of the digest, the rules are.
+      run({"-N", "WEFT-OTHER"});
+      run({"-A", "WEFT-OTHER", "-j", "RETURN", "-c", "5", "300"});
+      auto p1 = gen.Print(f, "nat", "WEFT-OTHER", now());
+      run({"-Z", "WEFT-OTHER"});
+      CHECK(gen.Print(f, "nat", "WEFT-OTHER", now()) == p1);
+      run({"-A", "WEFT-OTHER", "-j", "ACCEPT"});
+      CHECK(gen.Print(f, "nat", "WEFT-OTHER", now()) != p1);
+      CHECK(gen.Print(f, "nat", "WEFT-D1", now()) == t.prints["WEFT-D1"]);
+
+      // Foreign commits elsewhere: the same chains again and a new container's chain (absent so
+      // far) cost no iptables read.
+      std::vector<Chain> more = Chains(f, "WEFT-D2", 8082);
+      std::string reads = LoggingReads([&] {
+        b->Ensure(f, chains);
+        b->Ensure(f, more);
+      });
+      CHECK(reads.empty());
+      std::string s = Save(BackendKind::kIptablesNft, f);
+      CHECK(Count(s, "-A PREROUTING -m addrtype --dst-type LOCAL -j WEFT-TEST-DNAT") == 1);
+      CHECK(s.find("-A WEFT-TEST-DNAT") != std::string::npos);
+      CHECK_FALSE(b->Check(f, more));
+
+      // A rule of a recorded chain changed behind our back: that is read and repaired.
+      run({"-F", "WEFT-D1"});
+      reads = LoggingReads([&] { b->Ensure(f, chains); });
+      CHECK_FALSE(reads.empty());
+      CHECK_FALSE(b->Check(f, chains));
+      b->Remove(f, chains);
+      b->Remove(f, more);
+      s = Save(BackendKind::kIptablesNft, f);
+      CHECK(s.find("WEFT-D1") == std::string::npos);
+      CHECK(s.find("WEFT-D2") == std::string::npos);
     }
   });
 }

@@ -29,6 +29,8 @@ TEST_CASE("fw gencache: text round trip and rejection of torn records", "[fw][un
   c.cookie = 0x1234567890;
   c.Store(Family::kIPv4, {{"nat", "PREROUTING"}}, FullRead(), true);
   c.Store(Family::kIPv6, {{"nat", "CNI-DN-x"}}, {}, false);  // read per chain: absent
+  c.tables[{4, "nat"}].prints["PREROUTING"] = 0xfedcba9876543210ULL;
+  c.tables[{4, "nat"}].prints["CNI-HOSTPORT-DNAT"] = 7;
   std::string text = c.Serialize();
   StateCache back = StateCache::Parse(text);
   REQUIRE(back.genid == 41u);
@@ -38,6 +40,13 @@ TEST_CASE("fw gencache: text round trip and rejection of torn records", "[fw][un
   CHECK(back.tables.at({4, "nat"}).chains.at("PREROUTING") ==
         std::vector<std::string>{"-m addrtype --dst-type LOCAL -j CNI-HOSTPORT-DNAT"});
   CHECK(back.tables.at({6, "nat"}).absent.count("CNI-DN-x") == 1);
+  CHECK(back.tables.at({4, "nat"}).prints.at("PREROUTING") == 0xfedcba9876543210ULL);
+  CHECK(back.tables.at({4, "nat"}).prints.at("CNI-HOSTPORT-DNAT") == 7);
+
+  // A chain that goes away loses its digest with its rules.
+  back.Store(Family::kIPv4, {{"nat", "CNI-HOSTPORT-DNAT"}}, {}, false);
+  CHECK(back.tables.at({4, "nat"}).prints.count("CNI-HOSTPORT-DNAT") == 0);
+  CHECK(back.tables.at({4, "nat"}).prints.count("PREROUTING") == 1);
 
   // Cut anywhere before "end": nothing is trusted.
   for (size_t cut : {size_t{0}, size_t{10}, text.size() / 2, text.size() - 4, text.size() - 1})
@@ -45,6 +54,7 @@ TEST_CASE("fw gencache: text round trip and rejection of torn records", "[fw][un
   CHECK_FALSE(StateCache::Parse("something else\nend\n").genid);
   CHECK_FALSE(StateCache::Parse("weft-fw-state 1\ngenid x\nend\n").genid);
   CHECK_FALSE(StateCache::Parse("weft-fw-state 1\nend\n").genid);  // no generation
+  CHECK_FALSE(StateCache::Parse("weft-fw-state 1\ngenid 1\ntable 4 nat 0\nprint X 12\nend\n").genid);
   CHECK(StateCache{}.Serialize().empty());
 }
 

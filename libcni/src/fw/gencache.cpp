@@ -2,6 +2,7 @@
 #include "gencache.h"
 
 #include <arpa/inet.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -11,6 +12,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <vector>
 
 #ifndef SO_NETNS_COOKIE
 #define SO_NETNS_COOKIE 71
@@ -29,48 +31,167 @@ NftGeneration::NftGeneration() {
   if (stat("/proc/thread-self/ns/net", &st) == 0) ino_ = st.st_ino;  // this thread's namespace
 }
 
-std::optional<uint32_t> NftGeneration::Get() {
-  if (!fd_) return std::nullopt;
-  struct {
-    nlmsghdr nh;
-    nfgenmsg g;
-  } req{};
-  req.nh.nlmsg_len = sizeof req;
-  req.nh.nlmsg_type = static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETGEN);
-  req.nh.nlmsg_flags = NLM_F_REQUEST;
-  req.nh.nlmsg_seq = ++seq_;
-  req.g.nfgen_family = AF_UNSPEC;
-  req.g.version = NFNETLINK_V0;
+namespace {
+
+constexpr uint16_t NftMsg(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
+
+// Calls fn(type, payload, length) for each attribute in [p, p + len).
+template <class Fn>
+void ForEachAttr(const char* p, size_t len, Fn fn) {
+  size_t off = 0;
+  while (off + sizeof(nlattr) <= len) {
+    nlattr a;
+    std::memcpy(&a, p + off, sizeof a);
+    if (a.nla_len < sizeof(nlattr) || off + a.nla_len > len) return;
+    fn(static_cast<uint16_t>(a.nla_type & NLA_TYPE_MASK), p + off + NLA_HDRLEN,
+       static_cast<size_t>(a.nla_len - NLA_HDRLEN));
+    off += NLA_ALIGN(a.nla_len);
+  }
+}
+
+// The attributes of a nfnetlink message.
+template <class Fn>
+void ForEachAttr(const nlmsghdr& nh, Fn fn) {
+  size_t head = NLMSG_LENGTH(sizeof(nfgenmsg));
+  if (nh.nlmsg_len < head) return;
+  ForEachAttr(reinterpret_cast<const char*>(&nh) + head, nh.nlmsg_len - head, fn);
+}
+
+// A request: header, nfgenmsg, then string attributes added with Put.
+struct Request {
+  std::string buf;
+  Request(int msg, uint16_t flags, uint8_t family) {
+    nlmsghdr nh{};
+    nh.nlmsg_type = NftMsg(msg);
+    nh.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
+    nfgenmsg g{};
+    g.nfgen_family = family;
+    g.version = NFNETLINK_V0;
+    buf.append(reinterpret_cast<const char*>(&nh), sizeof nh);
+    buf.append(reinterpret_cast<const char*>(&g), sizeof g);
+  }
+  Request& Put(uint16_t type, std::string_view s) {
+    nlattr a{};
+    a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + s.size() + 1);
+    a.nla_type = type;
+    buf.append(reinterpret_cast<const char*>(&a), sizeof a);
+    buf.append(s);
+    buf.append(NLA_ALIGN(a.nla_len) - NLA_HDRLEN - s.size(), '\0');
+    return *this;
+  }
+};
+
+uint8_t NfProto(Family family) { return family == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6; }
+
+// FNV-1a, 64 bits.
+void Mix(uint64_t& h, const char* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) h = (h ^ static_cast<unsigned char>(p[i])) * 0x100000001b3ULL;
+}
+
+}  // namespace
+
+int NftGeneration::Ask(std::string req, const std::function<bool(const nlmsghdr&)>& on_reply) {
+  if (!fd_ || req.size() > UINT32_MAX) return -1;
+  uint32_t seq = ++seq_;
+  auto* head = reinterpret_cast<nlmsghdr*>(req.data());
+  head->nlmsg_len = static_cast<uint32_t>(req.size());
+  head->nlmsg_seq = seq;
+  bool dump = head->nlmsg_flags & NLM_F_DUMP;
   sockaddr_nl kernel{};
   kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_.get(), &req, sizeof req, 0, reinterpret_cast<sockaddr*>(&kernel), sizeof kernel) !=
-      static_cast<ssize_t>(sizeof req))
-    return std::nullopt;
-  alignas(nlmsghdr) char buf[8192];
-  for (int tries = 0; tries < 8; ++tries) {  // skips stale replies to an earlier request
-    ssize_t n = recv(fd_.get(), buf, sizeof buf, 0);
+  if (sendto(fd_.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
+             sizeof kernel) != static_cast<ssize_t>(req.size()))
+    return -1;
+  std::vector<char> buf(1 << 16);  // dumps come in skbs of up to 32 KiB
+  for (int stray = 0; stray < 64;) {
+    ssize_t n = recv(fd_.get(), buf.data(), buf.size(), 0);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return std::nullopt;
+    if (n <= 0) return -1;
     size_t left = static_cast<size_t>(n);
-    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
-      if (nh->nlmsg_seq != seq_) continue;
-      if (nh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) return std::nullopt;
-      size_t off = NLMSG_LENGTH(sizeof(nfgenmsg));
-      while (off + sizeof(nlattr) <= nh->nlmsg_len) {
-        nlattr a;
-        std::memcpy(&a, reinterpret_cast<char*>(nh) + off, sizeof a);
-        if (a.nla_len < sizeof(nlattr) || off + a.nla_len > nh->nlmsg_len) break;
-        if ((a.nla_type & NLA_TYPE_MASK) == NFTA_GEN_ID && a.nla_len >= NLA_HDRLEN + 4) {
-          uint32_t id;
-          std::memcpy(&id, reinterpret_cast<char*>(nh) + off + NLA_HDRLEN, 4);
-          return ntohl(id);
-        }
-        off += NLA_ALIGN(a.nla_len);
+    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nh, left);
+         nh = NLMSG_NEXT(nh, left)) {
+      if (nh->nlmsg_seq != seq) {  // a late reply to an earlier request
+        ++stray;
+        continue;
       }
-      return std::nullopt;
+      if (nh->nlmsg_type == NLMSG_ERROR) {
+        if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -1;
+        int err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(nh))->error;
+        return err < 0 ? -err : 0;
+      }
+      if (nh->nlmsg_type == NLMSG_DONE) return 0;
+      if (nh->nlmsg_flags & NLM_F_DUMP_INTR) return -1;  // the ruleset changed mid-dump
+      if (!on_reply(*nh)) return -1;
+      if (!dump) return 0;
     }
   }
-  return std::nullopt;
+  return -1;
+}
+
+std::optional<uint32_t> NftGeneration::Get() {
+  std::optional<uint32_t> id;
+  int rc = Ask(Request(NFT_MSG_GETGEN, 0, AF_UNSPEC).buf, [&](const nlmsghdr& nh) {
+    if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWGEN)) return false;
+    ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
+      uint32_t v;
+      if (type != NFTA_GEN_ID || len < 4) return;
+      std::memcpy(&v, p, 4);
+      id = ntohl(v);
+    });
+    return true;
+  });
+  return rc == 0 ? id : std::nullopt;
+}
+
+std::optional<bool> NftGeneration::HasChain(Family family, std::string_view table,
+                                            std::string_view chain) {
+  Request req(NFT_MSG_GETCHAIN, 0, NfProto(family));
+  req.Put(NFTA_CHAIN_TABLE, table).Put(NFTA_CHAIN_NAME, chain);
+  bool found = false;
+  int rc = Ask(req.buf, [&](const nlmsghdr& nh) {
+    found = nh.nlmsg_type == NftMsg(NFT_MSG_NEWCHAIN);
+    return found;
+  });
+  if (rc == ENOENT) return false;
+  if (rc != 0 || !found) return std::nullopt;
+  return true;
+}
+
+std::optional<uint64_t> NftGeneration::Print(Family family, std::string_view table,
+                                             std::string_view chain, uint32_t genid) {
+  Request req(NFT_MSG_GETRULE, NLM_F_DUMP, NfProto(family));
+  req.Put(NFTA_RULE_TABLE, table).Put(NFTA_RULE_CHAIN, chain);
+  uint64_t h = 0xcbf29ce484222325ULL;
+  int rc = Ask(req.buf, [&](const nlmsghdr& nh) {
+    if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWRULE) || nh.nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg)))
+      return false;
+    // Every dump message carries the low 16 bits of the generation it was served from.
+    const auto* g = reinterpret_cast<const nfgenmsg*>(NLMSG_DATA(&nh));
+    if (ntohs(g->res_id) != (genid & 0xffff)) return false;
+    Mix(h, "\n", 1);  // rule separator
+    ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
+      if (type == NFTA_RULE_USERDATA || type == NFTA_RULE_COMPAT) {
+        Mix(h, reinterpret_cast<const char*>(&type), sizeof type);
+        Mix(h, p, len);
+      } else if (type == NFTA_RULE_EXPRESSIONS) {
+        ForEachAttr(p, len, [&](uint16_t, const char* ep, size_t elen) {  // NFTA_LIST_ELEM
+          // A counter's packets and bytes change with traffic, not with the rule.
+          bool counter = false;
+          ForEachAttr(ep, elen, [&](uint16_t t, const char* v, size_t vlen) {
+            if (t == NFTA_EXPR_NAME) counter = std::string_view(v, vlen).starts_with("counter");
+          });
+          if (counter)
+            Mix(h, "counter", 7);
+          else
+            Mix(h, ep, elen);
+          Mix(h, "\0", 1);
+        });
+      }
+    });
+    return true;
+  });
+  if (rc != 0) return std::nullopt;
+  return h;
 }
 
 CommitWatch::CommitWatch() {
@@ -122,7 +243,8 @@ std::string StateCachePath(uint64_t netns_inode) {
 }
 
 // Format: "weft-fw-state 1", "cookie N", "genid N", then per table "table <family> <name> <complete>"
-// followed by "chain <name>" + "rule <text>" lines and "absent <name>" lines, and "end".
+// followed by "chain <name>" + "rule <text>" lines, "absent <name>" and "print <name> <hex digest>"
+// lines, and "end".
 std::string StateCache::Serialize() const {
   if (!genid) return "";
   std::string out = "weft-fw-state 1\ncookie " + std::to_string(cookie) + "\ngenid " +
@@ -135,6 +257,11 @@ std::string StateCache::Serialize() const {
       for (const std::string& r : rules) out += "rule " + r + "\n";
     }
     for (const std::string& a : t.absent) out += "absent " + a + "\n";
+    for (const auto& [chain, print] : t.prints) {
+      char hex[17];
+      std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(print));
+      out += "print " + chain + " " + hex + "\n";
+    }
   }
   return out + "end\n";
 }
@@ -178,6 +305,14 @@ StateCache StateCache::Parse(std::string_view text) {
       chain->push_back(rest);
     } else if (word == "absent" && table) {
       table->absent.insert(rest);
+      chain = nullptr;
+    } else if (word == "print" && table) {
+      size_t at = rest.rfind(' ');
+      if (at == std::string::npos || rest.size() - at != 17) return {};
+      char* e = nullptr;
+      uint64_t v = std::strtoull(rest.c_str() + at + 1, &e, 16);
+      if (*e) return {};
+      table->prints[rest.substr(0, at)] = v;
       chain = nullptr;
     } else if (line == "end") {
       ended = true;
@@ -231,8 +366,60 @@ void StateCache::Store(Family family, const ChainKeys& keys,
       t.absent.erase(chain);
     } else {
       t.chains.erase(chain);
+      t.prints.erase(chain);
       if (!t.complete) t.absent.insert(chain);
     }
+  }
+}
+
+bool Refresh(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
+             const ChainKeys& keys) {
+  const int fam = static_cast<int>(family);
+  bool asked = false;
+  if (cache.genid != genid) {
+    StateCache now;
+    now.cookie = cache.cookie;
+    now.genid = genid;
+    for (const auto& [table, chain] : keys) {
+      auto t = cache.tables.find({fam, table});
+      if (t == cache.tables.end()) continue;
+      auto c = t->second.chains.find(chain);
+      auto p = t->second.prints.find(chain);
+      if (c == t->second.chains.end() || p == t->second.prints.end()) continue;
+      asked = true;
+      if (gen.Print(family, table, chain, genid) != p->second) continue;
+      StateCache::Table& nt = now.tables[{fam, table}];
+      nt.chains[chain] = c->second;
+      nt.prints[chain] = p->second;
+    }
+    cache = std::move(now);
+  }
+  for (const auto& [table, chain] : keys) {
+    StateCache::Table& t = cache.tables[{fam, table}];
+    if (t.complete || t.chains.count(chain) || t.absent.count(chain)) continue;
+    asked = true;
+    std::optional<bool> has = gen.HasChain(family, table, chain);
+    if (!has || *has) return false;  // there, but its rules unknown: the caller reads
+    t.absent.insert(chain);
+  }
+  return !asked || gen.Get() == genid;
+}
+
+void StorePrints(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
+                 const ChainKeys& keys) {
+  std::vector<std::pair<StateCache::Table*, std::string>> done;
+  for (const auto& [table, chain] : keys) {
+    auto t = cache.tables.find({static_cast<int>(family), table});
+    if (t == cache.tables.end() || !t->second.chains.count(chain)) continue;
+    if (std::optional<uint64_t> p = gen.Print(family, table, chain, genid)) {
+      t->second.prints[chain] = *p;
+      done.emplace_back(&t->second, chain);
+    } else {
+      t->second.prints.erase(chain);
+    }
+  }
+  if (!done.empty() && gen.Get() != genid) {
+    for (auto& [t, chain] : done) t->prints.erase(chain);
   }
 }
 

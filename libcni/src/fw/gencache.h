@@ -6,7 +6,13 @@
 // netlink request (NFT_MSG_GETGEN) returns in-process. So the backend remembers the chains a call
 // read and the state its own transaction left behind, labelled with the generation that
 // transaction produced; the next call in that namespace reuses them when the generation is still
-// the same (nobody touched the ruleset since) and reads the tables otherwise.
+// the same (nobody touched the ruleset since).
+//
+// When the generation did move (a kube-proxy sync, another plugin, an admin), a chain's record is
+// still good if the chain's rules are: the record keeps a digest of each chain's rules as the
+// kernel holds them (their expressions and comments, counters left out), and one netlink dump of
+// that chain tells whether it still matches. A chain the record doesn't know is known without a
+// read when the kernel says it does not exist. Only what neither answers costs an iptables read.
 //
 // The record lives in /run/weft/fw-nft-<netns inode>, a file that is also the per-namespace
 // lock serialising weft's read-modify-write (iptables-nft itself takes no lock, so a lock shared
@@ -18,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -30,6 +37,8 @@
 #include "cni/files.h"
 #include "plan.h"
 
+struct nlmsghdr;
+
 namespace cni::fw {
 
 /// A NETLINK_NETFILTER socket in the calling thread's network namespace.
@@ -41,8 +50,21 @@ class NftGeneration {
   uint64_t netns_inode() const { return ino_; }
   /// The current ruleset generation (NFT_MSG_GETGEN), nullopt on any failure.
   std::optional<uint32_t> Get();
+  /// Whether `chain` exists in the iptables-nft table `table` (NFT_MSG_GETCHAIN); nullopt on any
+  /// failure.
+  std::optional<bool> HasChain(Family family, std::string_view table, std::string_view chain);
+  /// A digest of the rules of `chain` in order (NFT_MSG_GETRULE dump; rule expressions and
+  /// comments, counter values left out) as of generation `genid`. nullopt on any failure and when
+  /// the dump was served from another generation.
+  std::optional<uint64_t> Print(Family family, std::string_view table, std::string_view chain,
+                                uint32_t genid);
 
  private:
+  // Sends one request and hands every reply message to `on_reply` until the answer is complete
+  // (a single reply, an error or the end of a dump). Returns 0, the errno of an error reply, or
+  // -1 when netlink itself failed or `on_reply` returned false.
+  int Ask(std::string req, const std::function<bool(const nlmsghdr&)>& on_reply);
+
   UniqueFd fd_;
   uint64_t cookie_ = 0, ino_ = 0;
   uint32_t seq_ = 0;
@@ -72,6 +94,7 @@ struct StateCache {
     bool complete = false;  // every chain of the table is known: a chain not listed is absent
     std::map<std::string, std::vector<std::string>> chains;
     std::set<std::string> absent;
+    std::map<std::string, uint64_t> prints;  // NftGeneration::Print of a chain at `genid`
   };
   uint64_t cookie = 0;  // the namespace's
   std::optional<uint32_t> genid;
@@ -89,6 +112,19 @@ struct StateCache {
   void Store(Family family, const ChainKeys& keys, const std::map<std::string, TableState>& states,
              bool complete);
 };
+
+/// Brings `cache` to generation `genid` for `keys` without reading the tables: a chain recorded at
+/// an older generation is kept when its digest still matches the kernel's, and a chain the record
+/// doesn't know is recorded absent when the kernel has no such chain. Returns whether every key is
+/// then known (and the generation stayed `genid` meanwhile); the cache keeps only what is valid at
+/// `genid` either way.
+bool Refresh(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
+             const ChainKeys& keys);
+
+/// Records the digests, at generation `genid`, of the chains among `keys` that the cache holds as
+/// present; none when the generation moved on meanwhile.
+void StorePrints(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
+                 const ChainKeys& keys);
 
 /// "/run/weft/fw-nft-<netns inode>".
 std::string StateCachePath(uint64_t netns_inode);

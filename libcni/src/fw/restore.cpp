@@ -6,8 +6,8 @@
 //
 // On nf_tables the read is usually skipped: the state the previous weft call in this namespace
 // left behind is recorded with the ruleset generation its transaction produced, and reused while
-// the generation is unchanged (see gencache.h), so a call is one in-process generation query and
-// one iptables-restore process. Otherwise the read is scoped to the chains of the call (see
+// the generation is unchanged or, when it moved, while in-process digests of the chains still
+// match (see gencache.h), so a call is a few netlink queries and one iptables-restore process. Otherwise the read is scoped to the chains of the call (see
 // ReadChains), so a big nat table does not slow every call down, and a small one costs one read.
 // Read-modify-write is serialised across weft processes by a per-namespace lock file with a
 // bounded wait (iptables-nft takes no lock itself, so holding ours around both steps cannot
@@ -119,22 +119,28 @@ class RestoreBackend : public Backend {
     for (int attempt = 0;; ++attempt) {
       std::optional<uint32_t> g0 = path.empty() ? std::nullopt : gen.Get();
       StateCache cache;
-      if (g0) {
-        cache = StateCache::Parse(ReadAll(lock.get()));
-        if (cache.genid != g0 || cache.cookie != gen.cookie()) cache = StateCache{};
-        cache.genid = g0;
-        cache.cookie = gen.cookie();
-      }
       std::map<std::string, TableState> states;
-      bool recorded = g0 && attempt == 0 && cache.Lookup(family, keys, states);
+      bool recorded = false;
+      if (g0) {
+        // After a failure, nothing recorded is trusted: read.
+        if (attempt == 0) cache = StateCache::Parse(ReadAll(lock.get()));
+        if (cache.cookie != gen.cookie()) cache = StateCache{};
+        cache.cookie = gen.cookie();
+        recorded = attempt == 0 && Refresh(cache, gen, *g0, family, keys) &&
+                   cache.Lookup(family, keys, states);
+        cache.genid = g0;
+      }
       if (!recorded) {
         bool complete = false;
         states = ReadChains(family, chains, &complete);
-        if (g0) cache.Store(family, keys, states, complete);
+        if (g0) {
+          cache.Store(family, keys, states, complete);
+          StorePrints(cache, gen, *g0, family, keys);
+        }
       }
       std::vector<Op> ops = plan(states);
       if (ops.empty()) {
-        if (g0 && !recorded) Record(lock.get(), cache);
+        if (g0) Record(lock.get(), cache);  // what a read or a refresh learnt
         return;
       }
       // Only when our restore was the one commit since g0 does `states` describe the tables.
@@ -142,6 +148,13 @@ class RestoreBackend : public Backend {
         if (g1 && *g1 == *g0 + 1) {
           cache.Store(family, keys, states, false);
           cache.genid = g1;
+          // The chains the script changed get new digests; the others' are still right.
+          ChainKeys changed;
+          for (const Op& o : ops) {
+            std::pair<std::string, std::string> k{o.table, o.chain};
+            if (std::find(changed.begin(), changed.end(), k) == changed.end()) changed.push_back(k);
+          }
+          StorePrints(cache, gen, *g1, family, changed);
         } else {
           cache = StateCache{};
         }
