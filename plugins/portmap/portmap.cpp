@@ -212,33 +212,37 @@ void Del(const cni::CallArgs& args) {
   } else {
     families = {Family::kIPv4, Family::kIPv6};
   }
+  // The reference flushes conntrack only on ADD; doing it on DEL too means no flow keeps
+  // hitting a DNAT target that is gone. It runs once the rules are gone, even when removing
+  // them failed somewhere.
+  auto flush = [&] { FlushStaleConntrack(c, families, args.container_id); };
   if (backend == Backend::kNftables) {
     NftDel(c, families);
-  } else {
-    std::unique_ptr<cni::fw::Backend> ipt = Iptables();
-    std::vector<cni::fw::Chain> chains = TeardownChains(c.name, c.container_id);
-    std::vector<Error> errors;
-    size_t unusable = 0;
-    for (Family f : families) {
-      try {
-        ipt->Remove(f, chains);
-      } catch (const Error& e) {
-        if (!ipt->Usable(f)) ++unusable;
-        errors.push_back(e.Wrap(std::string("could not teardown ") + FamilyWord(f) + " dnat"));
-      }
-    }
-    if (!errors.empty()) {
-      if (unusable == families.size() && families.size() == 2) {
-        Fail("neither iptables nor ip6tables is usable, (iptables) " + errors[0].msg() +
-             ", (ip6tables) " + errors[1].msg());
-      }
-      // A family whose tables can't be read at all has nothing of ours to remove.
-      if (unusable < errors.size()) throw errors[0];
+    flush();
+    return;
+  }
+  std::unique_ptr<cni::fw::Backend> ipt = Iptables();
+  std::vector<cni::fw::Chain> chains = TeardownChains(c.name, c.container_id);
+  std::vector<Error> errors;
+  size_t unusable = 0;
+  for (Family f : families) {
+    // The iptables-nft backend flushes while the kernel still frees the last family's rules.
+    if (f == families.back()) ipt->RunAtCommit(flush);
+    try {
+      ipt->Remove(f, chains);
+    } catch (const Error& e) {
+      if (!ipt->Usable(f)) ++unusable;
+      errors.push_back(e.Wrap(std::string("could not teardown ") + FamilyWord(f) + " dnat"));
     }
   }
-  // The reference flushes conntrack only on ADD; doing it on DEL too means no flow keeps
-  // hitting a DNAT target that is gone.
-  FlushStaleConntrack(c, families, args.container_id);
+  if (!ipt->RanAtCommit()) flush();
+  if (errors.empty()) return;
+  if (unusable == families.size() && families.size() == 2) {
+    Fail("neither iptables nor ip6tables is usable, (iptables) " + errors[0].msg() +
+         ", (ip6tables) " + errors[1].msg());
+  }
+  // A family whose tables can't be read at all has nothing of ours to remove.
+  if (unusable < errors.size()) throw errors[0];
 }
 
 void Check(const cni::CallArgs& args) {

@@ -100,6 +100,7 @@ class RestoreBackend : public Backend {
       UniqueFd lock = Lock("/run/weft-iptables.lock");
       std::map<std::string, TableState> states = ReadChains(family, chains, nullptr);
       Apply(family, plan(states));
+      CommitDone();
       return;
     }
     // Declared before the lock, so the socket closes after the lock is released: closing a
@@ -141,6 +142,7 @@ class RestoreBackend : public Backend {
       std::vector<Op> ops = plan(states);
       if (ops.empty()) {
         if (g0) Record(lock.get(), cache);  // what a read or a refresh learnt
+        CommitDone();
         return;
       }
       // Only when our restore was the one commit since g0 does `states` describe the tables.
@@ -183,6 +185,7 @@ class RestoreBackend : public Backend {
             record_result(g1);
             lock = UniqueFd();
             released = true;
+            CommitDone();
           }
           return true;
         };
@@ -202,6 +205,7 @@ class RestoreBackend : public Backend {
         throw;
       }
       if (g0 && !released) record_result(gen.Get());
+      CommitDone();
       return;
     }
   }

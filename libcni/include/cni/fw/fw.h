@@ -9,6 +9,7 @@
 // chains), so it has its own API in cni/fw/nft.h.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -96,6 +97,28 @@ class Backend {
 
   /// Whether this backend can be used for `family` here (tables readable).
   virtual bool Usable(Family family) = 0;
+
+  /// Work for the moment the next Ensure or Remove has committed, e.g. flushing conntrack
+  /// entries that must not outlive the old rules. The iptables-nft backend runs it as soon as it
+  /// sees a deleting commit, while its iptables-restore child is still exiting (that exit waits
+  /// for an RCU grace period, ~13 ms, which the hook then overlaps), else once the transaction
+  /// is over or there was nothing to change. Other backends, and failed transactions, leave the
+  /// hook unrun: RanAtCommit() tells the caller whether it still has to do the work itself.
+  void RunAtCommit(std::function<void()> hook) { at_commit_ = std::move(hook); }
+  bool RanAtCommit() const { return ran_at_commit_; }
+
+ protected:
+  void CommitDone() {
+    if (!at_commit_) return;
+    std::function<void()> hook = std::move(at_commit_);
+    at_commit_ = nullptr;
+    ran_at_commit_ = true;
+    hook();
+  }
+
+ private:
+  std::function<void()> at_commit_;
+  bool ran_at_commit_ = false;
 };
 
 /// The iptables backend the host's `iptables` command uses: nf_tables or legacy, found through
