@@ -1,58 +1,54 @@
-// Conntrack cleanup over ctnetlink (see conntrack.h): one dump of the table (both families at
-// once when both are asked for), matching in user space, then one NFCT_Q_DESTROY per stale entry on a second handle (a handle can't be
-// re-entered from its own dump callback). ENOENT on destroy (the entry expired meanwhile) is
-// not an error.
+// Conntrack cleanup over ctnetlink (see conntrack.h), in-process on a plain netlink socket: one
+// dump of the table (both families at once when both are asked for), matching in user space,
+// then one IPCTNL_MSG_CT_DELETE per stale entry, naming it by its original tuple (and zone) as
+// the dump gave them. ENOENT on delete (the entry expired meanwhile) is not an error.
 #include "cni/fw/conntrack.h"
 
 #include <arpa/inet.h>
-#include <libnetfilter_conntrack/libnetfilter_conntrack.h>
 #include <fcntl.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
-#include <memory>
+#include <string>
 #include <vector>
 
 #include "cni/error.h"
+#include "nfnl.h"
 
 namespace cni::fw {
 
 namespace {
 
-struct HandleCloser {
-  void operator()(nfct_handle* h) const { nfct_close(h); }
-};
-struct CtFree {
-  void operator()(nf_conntrack* c) const { nfct_destroy(c); }
-};
-using HandlePtr = std::unique_ptr<nfct_handle, HandleCloser>;
-using CtPtr = std::unique_ptr<nf_conntrack, CtFree>;
+constexpr uint16_t CtMsg(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_CTNETLINK << 8) | msg); }
 
-struct DumpState {
-  std::span<const Family> families;
-  std::span<const ProtoPort> targets;
-  std::vector<CtPtr> matches;
+// An entry to delete: its family and the attributes that name it.
+struct Stale {
+  uint8_t family;
+  std::string tuple;  // CTA_TUPLE_ORIG's payload
+  std::string zone;   // CTA_ZONE's payload, empty when none
 };
 
-int OnEntry(enum nf_conntrack_msg_type, struct nf_conntrack* ct, void* data) {
-  auto* st = static_cast<DumpState*>(data);
-  uint8_t l3 = nfct_get_attr_u8(ct, ATTR_ORIG_L3PROTO);
-  Family f = l3 == AF_INET6 ? Family::kIPv6 : Family::kIPv4;
-  if (l3 != AF_INET && l3 != AF_INET6) return NFCT_CB_CONTINUE;
-  if (std::find(st->families.begin(), st->families.end(), f) == st->families.end())
-    return NFCT_CB_CONTINUE;
-  uint8_t proto = nfct_get_attr_u8(ct, ATTR_ORIG_L4PROTO);
-  uint16_t dport = ntohs(nfct_get_attr_u16(ct, ATTR_ORIG_PORT_DST));
-  for (const ProtoPort& t : st->targets) {
-    if (t.proto == proto && t.port == dport) {
-      st->matches.emplace_back(nfct_clone(ct));
-      break;
-    }
-  }
-  return NFCT_CB_CONTINUE;
+// Whether an original tuple's protocol and destination port are one of `targets`.
+bool Matches(const char* tuple, size_t len, std::span<const ProtoPort> targets) {
+  int proto = -1, dport = -1;
+  ForEachAttr(tuple, len, [&](uint16_t type, const char* p, size_t plen) {
+    if (type != CTA_TUPLE_PROTO) return;
+    ForEachAttr(p, plen, [&](uint16_t t, const char* v, size_t vlen) {
+      if (t == CTA_PROTO_NUM && vlen >= 1) proto = static_cast<unsigned char>(v[0]);
+      if (t == CTA_PROTO_DST_PORT && vlen >= 2) {
+        uint16_t port;
+        std::memcpy(&port, v, 2);
+        dport = ntohs(port);
+      }
+    });
+  });
+  return std::any_of(targets.begin(), targets.end(),
+                     [&](const ProtoPort& t) { return t.proto == proto && t.port == dport; });
 }
 
 // Whether this namespace's conntrack table may hold entries: false when conntrack is not loaded
@@ -72,21 +68,41 @@ bool MayHaveEntries() {
 
 int DeleteConntrackByDport(std::span<const Family> families, std::span<const ProtoPort> targets) {
   if (families.empty() || targets.empty() || !MayHaveEntries()) return 0;
-  HandlePtr dump(nfct_open(CONNTRACK, 0));
-  if (!dump) throw Error::Errno(errno, "open conntrack netlink socket");
-  DumpState st{families, targets, {}};
-  nfct_callback_register(dump.get(), NFCT_T_ALL, OnEntry, &st);
+  NfnlSocket sock;
+  if (!sock.ok()) throw Error::Errno(errno, "open conntrack netlink socket");
   bool v4 = std::find(families.begin(), families.end(), Family::kIPv4) != families.end();
   bool v6 = std::find(families.begin(), families.end(), Family::kIPv6) != families.end();
-  uint32_t af = v4 && v6 ? AF_UNSPEC : v6 ? AF_INET6 : AF_INET;
-  if (nfct_query(dump.get(), NFCT_Q_DUMP, &af) < 0)
-    throw Error::Errno(errno, "dump conntrack table");
+  uint8_t af = v4 && v6 ? AF_UNSPEC : v6 ? AF_INET6 : AF_INET;
+  std::vector<Stale> stale;
+  NfnlRequest dump(CtMsg(IPCTNL_MSG_CT_GET), NLM_F_DUMP, af);
+  int rc = sock.Ask(dump, [&](const nlmsghdr& nh) {
+    uint8_t family = NfgenOf(nh).family;
+    if (family != AF_INET && family != AF_INET6) return true;
+    if (family == AF_INET ? !v4 : !v6) return true;
+    Stale s{family, {}, {}};
+    bool match = false;
+    ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
+      if (type == CTA_TUPLE_ORIG) {
+        match = Matches(p, len, targets);
+        s.tuple.assign(p, len);
+      } else if (type == CTA_ZONE) {
+        s.zone.assign(p, len);
+      }
+    });
+    if (match) stale.push_back(std::move(s));
+    return true;
+  });
+  if (rc != 0) throw Error::Errno(rc > 0 ? rc : EIO, "dump conntrack table");
   int deleted = 0;
-  for (const CtPtr& ct : st.matches) {
-    if (nfct_query(dump.get(), NFCT_Q_DESTROY, ct.get()) == 0) {
+  for (const Stale& s : stale) {
+    NfnlRequest del(CtMsg(IPCTNL_MSG_CT_DELETE), NLM_F_ACK, s.family);
+    del.Put(CTA_TUPLE_ORIG | NLA_F_NESTED, s.tuple.data(), s.tuple.size());
+    if (!s.zone.empty()) del.Put(CTA_ZONE, s.zone.data(), s.zone.size());
+    rc = sock.Ask(del, [](const nlmsghdr&) { return true; });
+    if (rc == 0) {
       ++deleted;
-    } else if (errno != ENOENT) {
-      throw Error::Errno(errno, "delete conntrack entry");
+    } else if (rc != ENOENT) {
+      throw Error::Errno(rc > 0 ? rc : EIO, "delete conntrack entry");
     }
   }
   return deleted;

@@ -21,11 +21,10 @@
 namespace cni::fw {
 
 NftGeneration::NftGeneration() {
-  fd_ = UniqueFd(socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER));
-  if (!fd_) return;
+  if (!sock_.ok()) return;
   uint64_t cookie = 0;
   socklen_t len = sizeof cookie;
-  if (getsockopt(fd_.get(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 && len == sizeof cookie)
+  if (getsockopt(sock_.fd(), SOL_SOCKET, SO_NETNS_COOKIE, &cookie, &len) == 0 && len == sizeof cookie)
     cookie_ = cookie;
   struct stat st;
   if (stat("/proc/thread-self/ns/net", &st) == 0) ino_ = st.st_ino;  // this thread's namespace
@@ -34,52 +33,6 @@ NftGeneration::NftGeneration() {
 namespace {
 
 constexpr uint16_t NftMsg(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
-
-// Calls fn(type, payload, length) for each attribute in [p, p + len).
-template <class Fn>
-void ForEachAttr(const char* p, size_t len, Fn fn) {
-  size_t off = 0;
-  while (off + sizeof(nlattr) <= len) {
-    nlattr a;
-    std::memcpy(&a, p + off, sizeof a);
-    if (a.nla_len < sizeof(nlattr) || off + a.nla_len > len) return;
-    fn(static_cast<uint16_t>(a.nla_type & NLA_TYPE_MASK), p + off + NLA_HDRLEN,
-       static_cast<size_t>(a.nla_len - NLA_HDRLEN));
-    off += NLA_ALIGN(a.nla_len);
-  }
-}
-
-// The attributes of a nfnetlink message.
-template <class Fn>
-void ForEachAttr(const nlmsghdr& nh, Fn fn) {
-  size_t head = NLMSG_LENGTH(sizeof(nfgenmsg));
-  if (nh.nlmsg_len < head) return;
-  ForEachAttr(reinterpret_cast<const char*>(&nh) + head, nh.nlmsg_len - head, fn);
-}
-
-// A request: header, nfgenmsg, then string attributes added with Put.
-struct Request {
-  std::string buf;
-  Request(int msg, uint16_t flags, uint8_t family) {
-    nlmsghdr nh{};
-    nh.nlmsg_type = NftMsg(msg);
-    nh.nlmsg_flags = static_cast<uint16_t>(NLM_F_REQUEST | flags);
-    nfgenmsg g{};
-    g.nfgen_family = family;
-    g.version = NFNETLINK_V0;
-    buf.append(reinterpret_cast<const char*>(&nh), sizeof nh);
-    buf.append(reinterpret_cast<const char*>(&g), sizeof g);
-  }
-  Request& Put(uint16_t type, std::string_view s) {
-    nlattr a{};
-    a.nla_len = static_cast<uint16_t>(NLA_HDRLEN + s.size() + 1);
-    a.nla_type = type;
-    buf.append(reinterpret_cast<const char*>(&a), sizeof a);
-    buf.append(s);
-    buf.append(NLA_ALIGN(a.nla_len) - NLA_HDRLEN - s.size(), '\0');
-    return *this;
-  }
-};
 
 uint8_t NfProto(Family family) { return family == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6; }
 
@@ -90,47 +43,10 @@ void Mix(uint64_t& h, const char* p, size_t n) {
 
 }  // namespace
 
-int NftGeneration::Ask(std::string req, const std::function<bool(const nlmsghdr&)>& on_reply) {
-  if (!fd_ || req.size() > UINT32_MAX) return -1;
-  uint32_t seq = ++seq_;
-  auto* head = reinterpret_cast<nlmsghdr*>(req.data());
-  head->nlmsg_len = static_cast<uint32_t>(req.size());
-  head->nlmsg_seq = seq;
-  bool dump = head->nlmsg_flags & NLM_F_DUMP;
-  sockaddr_nl kernel{};
-  kernel.nl_family = AF_NETLINK;
-  if (sendto(fd_.get(), req.data(), req.size(), 0, reinterpret_cast<sockaddr*>(&kernel),
-             sizeof kernel) != static_cast<ssize_t>(req.size()))
-    return -1;
-  std::vector<char> buf(1 << 16);  // dumps come in skbs of up to 32 KiB
-  for (int stray = 0; stray < 64;) {
-    ssize_t n = recv(fd_.get(), buf.data(), buf.size(), 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return -1;
-    size_t left = static_cast<size_t>(n);
-    for (auto* nh = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(nh, left);
-         nh = NLMSG_NEXT(nh, left)) {
-      if (nh->nlmsg_seq != seq) {  // a late reply to an earlier request
-        ++stray;
-        continue;
-      }
-      if (nh->nlmsg_type == NLMSG_ERROR) {
-        if (nh->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return -1;
-        int err = reinterpret_cast<const nlmsgerr*>(NLMSG_DATA(nh))->error;
-        return err < 0 ? -err : 0;
-      }
-      if (nh->nlmsg_type == NLMSG_DONE) return 0;
-      if (nh->nlmsg_flags & NLM_F_DUMP_INTR) return -1;  // the ruleset changed mid-dump
-      if (!on_reply(*nh)) return -1;
-      if (!dump) return 0;
-    }
-  }
-  return -1;
-}
-
 std::optional<uint32_t> NftGeneration::Get() {
   std::optional<uint32_t> id;
-  int rc = Ask(Request(NFT_MSG_GETGEN, 0, AF_UNSPEC).buf, [&](const nlmsghdr& nh) {
+  NfnlRequest req(NftMsg(NFT_MSG_GETGEN), 0, AF_UNSPEC);
+  int rc = sock_.Ask(req, [&](const nlmsghdr& nh) {
     if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWGEN)) return false;
     ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
       uint32_t v;
@@ -145,10 +61,10 @@ std::optional<uint32_t> NftGeneration::Get() {
 
 std::optional<bool> NftGeneration::HasChain(Family family, std::string_view table,
                                             std::string_view chain) {
-  Request req(NFT_MSG_GETCHAIN, 0, NfProto(family));
-  req.Put(NFTA_CHAIN_TABLE, table).Put(NFTA_CHAIN_NAME, chain);
+  NfnlRequest req(NftMsg(NFT_MSG_GETCHAIN), 0, NfProto(family));
+  req.PutString(NFTA_CHAIN_TABLE, table).PutString(NFTA_CHAIN_NAME, chain);
   bool found = false;
-  int rc = Ask(req.buf, [&](const nlmsghdr& nh) {
+  int rc = sock_.Ask(req, [&](const nlmsghdr& nh) {
     found = nh.nlmsg_type == NftMsg(NFT_MSG_NEWCHAIN);
     return found;
   });
@@ -159,15 +75,13 @@ std::optional<bool> NftGeneration::HasChain(Family family, std::string_view tabl
 
 std::optional<uint64_t> NftGeneration::Print(Family family, std::string_view table,
                                              std::string_view chain, uint32_t genid) {
-  Request req(NFT_MSG_GETRULE, NLM_F_DUMP, NfProto(family));
-  req.Put(NFTA_RULE_TABLE, table).Put(NFTA_RULE_CHAIN, chain);
+  NfnlRequest req(NftMsg(NFT_MSG_GETRULE), NLM_F_DUMP, NfProto(family));
+  req.PutString(NFTA_RULE_TABLE, table).PutString(NFTA_RULE_CHAIN, chain);
   uint64_t h = 0xcbf29ce484222325ULL;
-  int rc = Ask(req.buf, [&](const nlmsghdr& nh) {
-    if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWRULE) || nh.nlmsg_len < NLMSG_LENGTH(sizeof(nfgenmsg)))
-      return false;
+  int rc = sock_.Ask(req, [&](const nlmsghdr& nh) {
+    if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWRULE)) return false;
     // Every dump message carries the low 16 bits of the generation it was served from.
-    const auto* g = reinterpret_cast<const nfgenmsg*>(NLMSG_DATA(&nh));
-    if (ntohs(g->res_id) != (genid & 0xffff)) return false;
+    if (ntohs(NfgenOf(nh).res_id) != (genid & 0xffff)) return false;
     Mix(h, "\n", 1);  // rule separator
     ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
       if (type == NFTA_RULE_USERDATA || type == NFTA_RULE_COMPAT) {
@@ -215,21 +129,14 @@ bool CommitWatch::Drain(pid_t pid, std::optional<uint32_t>* genid) {
     if (n <= 0) return true;  // ENOBUFS: events were lost, the commit may be among them
     size_t left = static_cast<size_t>(n);
     for (auto* nh = reinterpret_cast<nlmsghdr*>(buf); NLMSG_OK(nh, left); nh = NLMSG_NEXT(nh, left)) {
-      if (nh->nlmsg_type != ((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWGEN)) continue;
+      if (nh->nlmsg_type != NftMsg(NFT_MSG_NEWGEN)) continue;
       std::optional<uint32_t> id, proc;
-      size_t off = NLMSG_LENGTH(sizeof(nfgenmsg));
-      while (off + sizeof(nlattr) <= nh->nlmsg_len) {
-        nlattr a;
-        std::memcpy(&a, reinterpret_cast<char*>(nh) + off, sizeof a);
-        if (a.nla_len < sizeof(nlattr) || off + a.nla_len > nh->nlmsg_len) break;
-        uint16_t type = a.nla_type & NLA_TYPE_MASK;
-        if ((type == NFTA_GEN_ID || type == NFTA_GEN_PROC_PID) && a.nla_len >= NLA_HDRLEN + 4) {
-          uint32_t v;
-          std::memcpy(&v, reinterpret_cast<char*>(nh) + off + NLA_HDRLEN, 4);
-          (type == NFTA_GEN_ID ? id : proc) = ntohl(v);
-        }
-        off += NLA_ALIGN(a.nla_len);
-      }
+      ForEachAttr(*nh, [&](uint16_t type, const char* p, size_t len) {
+        uint32_t v;
+        if ((type != NFTA_GEN_ID && type != NFTA_GEN_PROC_PID) || len < 4) return;
+        std::memcpy(&v, p, 4);
+        (type == NFTA_GEN_ID ? id : proc) = ntohl(v);
+      });
       if (id && proc && *proc == static_cast<uint32_t>(pid)) {
         *genid = id;
         return true;

@@ -24,7 +24,6 @@
 #pragma once
 
 #include <cstdint>
-#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -35,9 +34,8 @@
 #include <vector>
 
 #include "cni/files.h"
+#include "nfnl.h"
 #include "plan.h"
-
-struct nlmsghdr;
 
 namespace cni::fw {
 
@@ -45,7 +43,7 @@ namespace cni::fw {
 class NftGeneration {
  public:
   NftGeneration();  // never throws; ok() is false when the socket or the cookie is unavailable
-  bool ok() const { return fd_ && cookie_ != 0 && ino_ != 0; }
+  bool ok() const { return sock_.ok() && cookie_ != 0 && ino_ != 0; }
   uint64_t cookie() const { return cookie_; }
   uint64_t netns_inode() const { return ino_; }
   /// The current ruleset generation (NFT_MSG_GETGEN), nullopt on any failure.
@@ -60,19 +58,10 @@ class NftGeneration {
                                 uint32_t genid);
 
  private:
-  // Sends one request and hands every reply message to `on_reply` until the answer is complete
-  // (a single reply, an error or the end of a dump). Returns 0, the errno of an error reply, or
-  // -1 when netlink itself failed or `on_reply` returned false.
-  int Ask(std::string req, const std::function<bool(const nlmsghdr&)>& on_reply);
-
-  UniqueFd fd_;
+  NfnlSocket sock_;
   uint64_t cookie_ = 0, ino_ = 0;
-  uint32_t seq_ = 0;
 };
 
-/// A subscription to this namespace's nf_tables events, to see the moment another process
-/// commits: the kernel announces every commit with the new generation and the committing
-/// process's pid (NFT_MSG_NEWGEN).
 class CommitWatch {
  public:
   CommitWatch();  // never throws; fd() is -1 when the subscription is unavailable

@@ -1,7 +1,7 @@
 // Stale conntrack entries. A UDP (or SCTP) flow to a host port keeps its old DNAT target in the
 // conntrack table as long as packets keep coming, so a pod re-created on the same host port
 // would never see that traffic. portmap deletes those entries over ctnetlink
-// (libnetfilter_conntrack), on ADD as the reference does and on DEL as well.
+// (in-process, on a plain netlink socket), on ADD as the reference does and on DEL as well.
 #pragma once
 
 #include <cstdint>
