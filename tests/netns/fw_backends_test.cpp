@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -382,6 +383,79 @@ TEST_CASE("fw: iptables-nft keeps trusting chains whose digest is unchanged afte
       CHECK(s.find("WEFT-D2") == std::string::npos);
     }
   });
+}
+
+TEST_CASE("fw: iptables-nft callers queued behind the lock are committed in one transaction",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wfq");
+  constexpr int kCallers = 6;
+  for (Family f : {Family::kIPv4, Family::kIPv6}) {
+    for (bool ensure : {true, false}) {
+      cni::fw::NftGeneration* gen = nullptr;
+      std::unique_ptr<cni::fw::NftGeneration> gen_holder;
+      std::string lock_path, queue_dir;
+      InNetns(ns.path(), [&] {
+        if (ensure) Make(BackendKind::kIptablesNft)->Ensure(f, Chains(f, "WEFT-Q0", 9000));
+        gen_holder = std::make_unique<cni::fw::NftGeneration>();
+        REQUIRE(gen_holder->ok());
+        lock_path = cni::fw::StateCachePath(gen_holder->netns_inode());
+        queue_dir = "/run/weft/fwq-" + std::to_string(gen_holder->netns_inode());
+      });
+      gen = gen_holder.get();
+      // Hold the namespace's lock, as a caller in the middle of its transaction would.
+      int held = open(lock_path.c_str(), O_RDWR | O_CLOEXEC);
+      REQUIRE(held >= 0);
+      REQUIRE(flock(held, LOCK_EX) == 0);
+      std::vector<std::thread> callers;
+      std::vector<std::exception_ptr> errors(kCallers);
+      for (int i = 1; i <= kCallers; ++i) {
+        callers.emplace_back([&, i] {
+          try {
+            InNetns(ns.path(), [&] {
+              auto b = Make(BackendKind::kIptablesNft);
+              auto chains = Chains(f, "WEFT-Q" + std::to_string(i), 9000 + i);
+              ensure ? b->Ensure(f, chains) : b->Remove(f, chains);
+            });
+          } catch (...) {
+            errors[static_cast<size_t>(i - 1)] = std::current_exception();
+          }
+        });
+      }
+      auto queued = [&] {
+        int n = 0;
+        std::error_code ec;
+        for (const auto& e : std::filesystem::directory_iterator(queue_dir, ec))
+          n += e.path().extension() == ".req" ? 1 : 0;
+        return n;
+      };
+      for (int tries = 0; tries < 500 && queued() < kCallers; ++tries) usleep(10000);  // <= 5 s
+      CHECK(queued() == kCallers);
+      std::optional<uint32_t> before;
+      InNetns(ns.path(), [&] { before = gen->Get(); });
+      close(held);  // the first caller to get the lock commits all six
+      for (std::thread& t : callers) t.join();
+      for (auto& e : errors)
+        if (e) std::rethrow_exception(e);
+      std::optional<uint32_t> after;
+      std::string s;
+      InNetns(ns.path(), [&] {
+        after = gen->Get();
+        s = Save(BackendKind::kIptablesNft, f);
+      });
+      REQUIRE(before);
+      CHECK(after == *before + 1);
+      for (int i = 1; i <= kCallers; ++i) {
+        std::string jump = "-A WEFT-TEST-DNAT -p tcp -m comment --comment \"dnat name: \\\"t\\\" id: "
+                           "\\\"WEFT-Q" + std::to_string(i) + "\\\"\" -m multiport --dports " +
+                           std::to_string(9000 + i) + " -j WEFT-Q" + std::to_string(i);
+        CHECK(Count(s, jump) == (ensure ? 1 : 0));
+        CHECK(Count(s, ":WEFT-Q" + std::to_string(i) + " - [0:0]") == (ensure ? 1 : 0));
+      }
+      CHECK(Count(s, ":WEFT-Q0 - [0:0]") == 1);  // not part of the batch, untouched
+      std::error_code ec;
+      CHECK(std::filesystem::is_empty(queue_dir, ec));  // nothing left queued
+    }
+  }
 }
 
 TEST_CASE("fw: a held xtables lock fails with code 11 after the bounded wait", "[netns][fw]") {

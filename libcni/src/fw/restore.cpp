@@ -15,6 +15,7 @@
 // takes the xtables lock itself (-w), and our read-modify-write is serialised by a separate weft
 // lock.
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <unistd.h>
@@ -27,6 +28,7 @@
 #include "gencache.h"
 #include "plan.h"
 #include "proc.h"
+#include "queue.h"
 
 namespace cni::fw {
 
@@ -41,13 +43,13 @@ class RestoreBackend : public Backend {
   }
 
   void Ensure(Family family, std::span<const Chain> chains) override {
-    Transact(family, chains, [&](std::map<std::string, TableState>& states) {
+    Transact(family, chains, true, [&](std::map<std::string, TableState>& states) {
       return PlanEnsure(family, chains, states);
     });
   }
 
   void Remove(Family family, std::span<const Chain> chains) override {
-    Transact(family, chains,
+    Transact(family, chains, false,
              [&](std::map<std::string, TableState>& states) { return PlanRemove(chains, states); });
   }
 
@@ -84,18 +86,28 @@ class RestoreBackend : public Backend {
     return base + "-" + std::string(verb);
   }
 
-  static UniqueFd Lock(const std::string& path) {
+  static UniqueFd OpenLock(const std::string& path) {
     UniqueFd fd(open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
     if (!fd) throw Error::Errno(errno, "open " + path);
-    if (!FlockWithTimeout(fd.get(), std::chrono::milliseconds(kLockTimeoutMs)))
+    return fd;
+  }
+
+  static void WaitLock(int fd, const std::string& path) {
+    if (!FlockWithTimeout(fd, std::chrono::milliseconds(kLockTimeoutMs)))
       throw Error(kTryAgainLater, "timed out waiting for lock " + path);
+  }
+
+  static UniqueFd Lock(const std::string& path) {
+    UniqueFd fd = OpenLock(path);
+    WaitLock(fd.get(), path);
     return fd;
   }
 
   // One read-modify-write: the state of the chains involved (recorded or read), the plan, one
-  // restore. `plan` turns the state into operations and updates it to the result.
+  // restore. `plan` turns the state into operations and updates it to the result; `ensure`
+  // says which of the two it is, for callers that queue (see queue.h).
   template <class Plan>
-  void Transact(Family family, std::span<const Chain> chains, Plan plan) {
+  void Transact(Family family, std::span<const Chain> chains, bool ensure, Plan plan) {
     if (legacy_) {
       UniqueFd lock = Lock("/run/weft-iptables.lock");
       std::map<std::string, TableState> states = ReadChains(family, chains, nullptr);
@@ -115,10 +127,34 @@ class RestoreBackend : public Backend {
         // no record, no per-namespace lock: read every time under the xtables lock
       }
     }
-    UniqueFd lock = Lock(path.empty() ? std::string(kXtablesLock) : path);
-    ChainKeys keys = KeysOf(chains);
+    if (path.empty()) {
+      UniqueFd lock = Lock(kXtablesLock);
+      std::map<std::string, TableState> states = ReadChains(family, chains, nullptr);
+      Apply(family, plan(states));
+      CommitDone();
+      return;
+    }
+    // The lock busy: queue the request for the holder to commit with its own, then wait.
+    RequestQueue queue(gen.netns_inode());
+    UniqueFd lock = OpenLock(path);
+    if (flock(lock.get(), LOCK_EX | LOCK_NB) != 0) {
+      std::optional<std::string> queued = queue.Submit(gen.cookie(), family, ensure, chains);
+      try {
+        WaitLock(lock.get(), path);
+      } catch (const Error&) {
+        if (queued) queue.Withdraw(*queued);
+        throw;
+      }
+      if (queued && queue.TakeDone(*queued)) return;
+    }
     for (int attempt = 0;; ++attempt) {
-      std::optional<uint32_t> g0 = path.empty() ? std::nullopt : gen.Get();
+      // Requests queued by callers waiting for the lock, planned after ours (first try only).
+      std::vector<QueuedRequest> joined;
+      if (attempt == 0) joined = queue.Claim(gen.cookie(), family);
+      std::vector<Chain> all(chains.begin(), chains.end());
+      for (const QueuedRequest& r : joined) all.insert(all.end(), r.chains.begin(), r.chains.end());
+      ChainKeys keys = KeysOf(all);
+      std::optional<uint32_t> g0 = gen.Get();
       StateCache cache;
       std::map<std::string, TableState> states;
       bool recorded = false;
@@ -133,15 +169,29 @@ class RestoreBackend : public Backend {
       }
       if (!recorded) {
         bool complete = false;
-        states = ReadChains(family, chains, &complete);
+        states = ReadChains(family, all, &complete);
         if (g0) {
           cache.Store(family, keys, states, complete);
           StorePrints(cache, gen, *g0, family, keys);
         }
       }
       std::vector<Op> ops = plan(states);
+      for (size_t i = 0; i < joined.size(); ++i) {
+        const QueuedRequest& r = joined[i];
+        std::map<std::string, TableState> before = states;
+        try {
+          std::vector<Op> more = r.ensure ? PlanEnsure(family, r.chains, states)
+                                          : PlanRemove(r.chains, states);
+          ops.insert(ops.end(), more.begin(), more.end());
+        } catch (const Error&) {  // its caller will commit it alone and see the error
+          states = std::move(before);
+          queue.Finish({r}, false);
+          joined.erase(joined.begin() + static_cast<std::ptrdiff_t>(i--));
+        }
+      }
       if (ops.empty()) {
         if (g0) Record(lock.get(), cache);  // what a read or a refresh learnt
+        queue.Finish(joined, true);
         CommitDone();
         return;
       }
@@ -183,6 +233,7 @@ class RestoreBackend : public Backend {
           if (!watch->Drain(child, &g1)) return false;
           if (g1) {
             record_result(g1);
+            queue.Finish(joined, true);
             lock = UniqueFd();
             released = true;
             CommitDone();
@@ -199,12 +250,17 @@ class RestoreBackend : public Backend {
           throw;
         }
         if (g0) Record(lock.get(), StateCache{});
-        // A record can't be stale while the generation matches, but a failure after using one
-        // is retried once with a real read rather than trusted.
-        if (recorded) continue;
+        // The requests of a failed joint commit go back to their callers, and ours is retried
+        // alone. A record can't be stale while the generation matches, but a failure after using
+        // one is retried once with a real read rather than trusted.
+        queue.Finish(joined, false);
+        if (recorded || !joined.empty()) continue;
         throw;
       }
-      if (g0 && !released) record_result(gen.Get());
+      if (g0 && !released) {
+        record_result(gen.Get());
+        queue.Finish(joined, true);
+      }
       CommitDone();
       return;
     }
