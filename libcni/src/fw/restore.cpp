@@ -7,8 +7,10 @@
 // On nf_tables the read is usually skipped: the state the previous weft call in this namespace
 // left behind is recorded with the ruleset generation its transaction produced, and reused while
 // the generation is unchanged or, when it moved, while in-process digests of the chains still
-// match (see gencache.h), so a call is a few netlink queries and one iptables-restore process. Otherwise the read is scoped to the chains of the call (see
-// ReadChains), so a big nat table does not slow every call down, and a small one costs one read.
+// match (see gencache.h), so a call is a few netlink queries and one iptables-restore process.
+// Otherwise the read is scoped to the chains of the call (see ReadChains), so a big nat table
+// does not slow every call down, and a small one costs one read. Callers that find the lock
+// taken queue their request, and the holder commits it with its own (see queue.h).
 // Read-modify-write is serialised across weft processes by a per-namespace lock file with a
 // bounded wait (iptables-nft takes no lock itself, so holding ours around both steps cannot
 // deadlock, and callers in other namespaces never wait for it). For the legacy flavour the child
