@@ -53,6 +53,18 @@ ov_init() {
   ip -n "$OV_U" link set br0 up
 }
 
+# The start of every tests/e2e/*.sh: weftd built, ov_init (77 = skip, passed through), and the
+# helpers the tests share. Call as `rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc`.
+ov_test_start() {
+  [ -x "$WEFT_BIN/weftd" ] || { echo "weftd not built in $WEFT_BIN" >&2; return 1; }
+  ov_init
+}
+fail() { echo "FAIL: $*" >&2; exit 1; }
+pass() { echo "ok - $*"; }
+n() { ov_node_ns "$1"; }
+net_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0/24"; }   # 10.42.x.0/24
+gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
+
 # ov_etcd: etcd inside the underlay namespace, data in $OV_TMP/etcd.
 ov_etcd() {
   ip netns exec "$OV_U" etcd --name weft --data-dir "$OV_TMP/etcd" \

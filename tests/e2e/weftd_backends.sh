@@ -11,14 +11,8 @@ WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
 export WEFT_SRC WEFT_BIN REF_BIN
 source "$WEFT_SRC/tests/e2e/overlay.bash"
-[ -x "$WEFT_BIN/weftd" ] || { echo "weftd not built in $WEFT_BIN" >&2; exit 1; }
-rc=0; ov_init || rc=$?; [ $rc -eq 0 ] || exit $rc
+rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
 
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok - $*"; }
-n() { ov_node_ns "$1"; }
-net_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0/24"; }
-gw_of() { local s; s=$(ov_subnet "$1"); echo "${s%.1/*}.0"; }
 mac_of() { ip -n "$(n "$1")" -j link show flannel.7 | jq -r '.[0].address'; }
 http() {  # http FROM-POD IP: the page, retried for up to 5 s
   local out=""

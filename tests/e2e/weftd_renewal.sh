@@ -9,10 +9,7 @@ WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
 export WEFT_SRC WEFT_BIN REF_BIN
 source "$WEFT_SRC/tests/e2e/overlay.bash"
-[ -x "$WEFT_BIN/weftd" ] || { echo "weftd not built in $WEFT_BIN" >&2; exit 1; }
-rc=0; ov_init || rc=$?; [ $rc -eq 0 ] || exit $rc
-fail() { echo "FAIL: $*" >&2; exit 1; }
-pass() { echo "ok - $*"; }
+rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
 
 ov_etcd; ov_config; ov_node 1
 ov_weftd 1 --subnet-lease-renew-margin 1439
