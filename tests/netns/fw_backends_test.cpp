@@ -352,6 +352,7 @@ TEST_CASE("fw: iptables-nft keeps trusting chains whose digest is unchanged afte
       run({"-N", "WEFT-OTHER"});
       run({"-A", "WEFT-OTHER", "-j", "RETURN", "-c", "5", "300"});
       auto p1 = gen.Print(f, "nat", "WEFT-OTHER", now());
+      REQUIRE(p1);
       run({"-Z", "WEFT-OTHER"});
       CHECK(gen.Print(f, "nat", "WEFT-OTHER", now()) == p1);
       run({"-A", "WEFT-OTHER", "-j", "ACCEPT"});

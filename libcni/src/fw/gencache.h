@@ -62,6 +62,9 @@ class NftGeneration {
   uint64_t cookie_ = 0, ino_ = 0;
 };
 
+/// A subscription to this namespace's nf_tables events, to see the moment another process
+/// commits: the kernel announces every commit with the new generation and the committing
+/// process's pid (NFT_MSG_NEWGEN).
 class CommitWatch {
  public:
   CommitWatch();  // never throws; fd() is -1 when the subscription is unavailable
