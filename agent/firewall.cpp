@@ -1,12 +1,12 @@
 // flanneld's masquerade and forward chains (see firewall.h).
-#include "firewall.h"
+#include "agent/firewall.h"
 
 namespace weft::agent {
 
 using cni::fw::Args;
 using cni::fw::Chain;
 
-Chain MasqChain(const Ip4Net& network, const Ip4Net& subnet, bool random_fully) {
+Chain MasqChain(const cni::IPNet& network, const cni::IPNet& subnet, bool random_fully) {
   const std::string n = network.String(), s = subnet.String();
   const Args comment = {"-m", "comment", "--comment", "flanneld masq"};
   auto rule = [&](Args match, Args target) {
@@ -32,7 +32,7 @@ Chain MasqChain(const Ip4Net& network, const Ip4Net& subnet, bool random_fully) 
   return c;
 }
 
-Chain ForwardChain(const Ip4Net& network) {
+Chain ForwardChain(const cni::IPNet& network) {
   const std::string n = network.String();
   const Args comment = {"-m", "comment", "--comment", "flanneld forward"};
   Chain c;

@@ -9,12 +9,12 @@
 #include <vector>
 
 #include "cni/fw/fw.h"
-#include "ip4.h"
+#include "cni/ip.h"
 
 namespace weft::agent {
 
-cni::fw::Chain MasqChain(const Ip4Net& network, const Ip4Net& subnet, bool random_fully = true);
-cni::fw::Chain ForwardChain(const Ip4Net& network);
+cni::fw::Chain MasqChain(const cni::IPNet& network, const cni::IPNet& subnet, bool random_fully = true);
+cni::fw::Chain ForwardChain(const cni::IPNet& network);
 
 /// Owns the chains the agent wants and re-creates them when something removed a rule.
 class RuleKeeper {

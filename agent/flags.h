@@ -2,6 +2,7 @@
 // FLANNELD_<FLAG> in the environment when not given on the command line (flagutil.SetFlagsFromEnv),
 // and Go's single-dash spelling (-etcd-endpoints) next to --etcd-endpoints. CLI11 does the parsing;
 // the result is an AgentOptions value, so the flag surface is unit-tested without starting weftd.
+// AgentOptions is every flag: the control loop's (LoopOptions), the etcd manager's, healthz.
 #pragma once
 
 #include <optional>
@@ -10,8 +11,19 @@
 #include <vector>
 
 #include "agent/agent.h"
+#include "agent/subnet/etcd/manager.h"
 
 namespace weft::agent {
+
+struct AgentOptions : LoopOptions {
+  EtcdOptions etcd;
+  std::string prefix = "/coreos.com/network";
+  int64_t lease_ttl_s = 86400;
+  std::string healthz_ip = "0.0.0.0";
+  int healthz_port = 0;
+  /// The etcd manager's part.
+  EtcdManagerOptions EtcdManager() const { return {etcd, prefix, lease_ttl_s}; }
+};
 
 /// Parses `args` (args[0] is the program name) into `out`. Returns nullopt when weftd should run,
 /// else the exit code after help/version/errors were written to `out_stream`/`err_stream`

@@ -1,5 +1,5 @@
 // External interface lookup (see iface.h).
-#include "iface.h"
+#include "agent/iface.h"
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <fstream>
 #include <regex>
 #include <sstream>
@@ -22,8 +23,8 @@ namespace {
 
 struct Addr {
   std::string ifname;
-  Ip4 ip;
-  Ip4Net net;
+  cni::IP ip;
+  cni::IPNet net;  // masked
 };
 
 std::vector<Addr> ListAddrs() {
@@ -35,7 +36,7 @@ std::vector<Addr> ListAddrs() {
     uint32_t ip = ntohl(reinterpret_cast<sockaddr_in*>(p->ifa_addr)->sin_addr.s_addr);
     uint32_t mask = p->ifa_netmask ? ntohl(reinterpret_cast<sockaddr_in*>(p->ifa_netmask)->sin_addr.s_addr) : ~0u;
     int len = __builtin_popcount(mask);
-    out.push_back({p->ifa_name, {ip}, {{ip & mask}, len}});
+    out.push_back({p->ifa_name, cni::IP::V4(ip), {cni::IP::V4(ip & mask), len}});
   }
   freeifaddrs(ifa);
   return out;
@@ -43,7 +44,7 @@ std::vector<Addr> ListAddrs() {
 
 std::optional<ExtIface> FromName(const std::vector<Addr>& addrs, const std::string& name) {
   for (const Addr& a : addrs) {
-    if (a.ifname != name || (a.ip.v >> 24) == 127) continue;
+    if (a.ifname != name || a.ip.IsLoopback()) continue;
     ExtIface e;
     e.name = name;
     e.index = static_cast<int>(if_nametoindex(name.c_str()));
@@ -58,7 +59,7 @@ std::optional<ExtIface> FromName(const std::vector<Addr>& addrs, const std::stri
   return std::nullopt;
 }
 
-std::optional<ExtIface> FromIp(const std::vector<Addr>& addrs, Ip4 ip) {
+std::optional<ExtIface> FromIp(const std::vector<Addr>& addrs, const cni::IP& ip) {
   for (const Addr& a : addrs)
     if (a.ip == ip) return FromName(addrs, a.ifname);
   return std::nullopt;
@@ -83,7 +84,7 @@ ExtIface LookupExtIface(const IfaceOptions& o) {
   auto addrs = ListAddrs();
   std::optional<ExtIface> found;
   for (const auto& i : o.iface) {
-    if (auto ip = Ip4::Parse(i)) found = FromIp(addrs, *ip);
+    if (auto ip = cni::IP::Parse(i); ip && ip->is4()) found = FromIp(addrs, *ip);
     else found = FromName(addrs, i);
     if (found) break;
   }
@@ -96,26 +97,26 @@ ExtIface LookupExtIface(const IfaceOptions& o) {
         if (std::regex_search(a.ifname, re)) { found = FromName(addrs, a.ifname); break; }
   }
   if (!found && !o.iface_can_reach.empty()) {
-    auto dst = Ip4::Parse(o.iface_can_reach);
-    if (!dst) throw cni::Error(cni::kInvalidEnvironment, "invalid --iface-can-reach " + o.iface_can_reach);
+    auto dst = cni::IP::Parse(o.iface_can_reach);
+    if (!dst || !dst->is4()) throw cni::Error(cni::kInvalidEnvironment, "invalid --iface-can-reach " + o.iface_can_reach);
     cni::UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(9);
-    sa.sin_addr.s_addr = htonl(dst->v);
+    std::memcpy(&sa.sin_addr.s_addr, dst->data(), 4);
     socklen_t len = sizeof sa;
     if (connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
         getsockname(s.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
-      found = FromIp(addrs, {ntohl(sa.sin_addr.s_addr)});
+      found = FromIp(addrs, cni::IP::FromBytes(reinterpret_cast<const uint8_t*>(&sa.sin_addr.s_addr), 4));
   }
   bool any_flag = !o.iface.empty() || !o.iface_regex.empty() || !o.iface_can_reach.empty();
   if (any_flag && !found)
     throw cni::Error(cni::kInvalidEnvironment,
                      "Failed to find interface to use that matches the interfaces and/or regexes provided");
-  std::optional<Ip4> pub;
+  std::optional<cni::IP> pub;
   if (!o.public_ip.empty()) {
-    pub = Ip4::Parse(o.public_ip);
-    if (!pub) throw cni::Error(cni::kInvalidEnvironment, "invalid --public-ip " + o.public_ip);
+    pub = cni::IP::Parse(o.public_ip);
+    if (!pub || !pub->is4()) throw cni::Error(cni::kInvalidEnvironment, "invalid --public-ip " + o.public_ip);
   }
   if (!found && pub) {
     found = FromIp(addrs, *pub);
@@ -131,9 +132,9 @@ ExtIface LookupExtIface(const IfaceOptions& o) {
   return *found;
 }
 
-bool IsDirectlyConnected(Ip4 dst) {
+bool IsDirectlyConnected(const cni::IP& dst) {
   for (const Addr& a : ListAddrs())
-    if (a.net.len > 0 && a.net.len < 32 && a.net.Contains(dst) && (a.ip.v >> 24) != 127) return true;
+    if (a.net.prefix > 0 && a.net.prefix < 32 && a.net.Contains(dst) && !a.ip.IsLoopback()) return true;
   return false;
 }
 

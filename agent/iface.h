@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "ip4.h"
+#include "cni/ip.h"
 
 namespace weft::agent {
 
@@ -16,9 +16,9 @@ struct ExtIface {
   std::string name;
   int index = 0;
   int mtu = 0;
-  Ip4 addr;          // the interface address (VXLAN local address)
-  Ip4 public_ip;     // --public-ip or addr
-  Ip4Net connected;  // the interface's connected prefix holding addr
+  cni::IP addr;          // the interface address (VXLAN local address)
+  cni::IP public_ip;     // --public-ip or addr
+  cni::IPNet connected;  // the interface's connected prefix holding addr (masked)
 };
 
 struct IfaceOptions {
@@ -31,6 +31,6 @@ ExtIface LookupExtIface(const IfaceOptions& o);
 
 /// Whether `dst` is on a directly connected IPv4 prefix of some local interface (the
 /// DirectRouting test "route to the peer has no gateway").
-bool IsDirectlyConnected(Ip4 dst);
+bool IsDirectlyConnected(const cni::IP& dst);
 
 }  // namespace weft::agent

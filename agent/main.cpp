@@ -1,15 +1,19 @@
-// weftd: flanneld-compatible node agent; the flags (agent/flags.h) are flanneld's. SIGTERM/SIGINT
-// stop the agent and leave every kernel entry, rule and subnet.env in place, so pod traffic
-// survives a restart.
+// weftd: flanneld-compatible node agent; the flags (agent/flags.h) are flanneld's. main() wires
+// the etcd subnet manager and the backend registry to the control loop. SIGTERM/SIGINT stop the
+// agent and leave every kernel entry, rule and subnet.env in place, so pod traffic survives a
+// restart.
 #include <csignal>
 #include <iostream>
 #include <memory>
 #include <thread>
 
 #include "agent/agent.h"
+#include "agent/backend/backend.h"
 #include "agent/flags.h"
-#include "cni/error.h"
 #include "agent/healthz.h"
+#include "agent/runtime.h"
+#include "agent/subnet/etcd/manager.h"
+#include "cni/error.h"
 
 int main(int argc, char** argv) {
   using namespace weft::agent;
@@ -27,10 +31,12 @@ int main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
 
   try {
-    Agent agent(o, MakeNetlinkDataplane());
+    Runtime rt;
+    EtcdSubnetManager manager(o.EtcdManager(), rt);
+    Agent agent(o, rt, manager, MakeBackend);
     std::unique_ptr<HealthServer> health;
     if (o.healthz_port > 0)
-      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return agent.NotReadyReason(); });
+      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); });
     std::thread sig([&] {
       int s = 0;
       sigwait(&set, &s);

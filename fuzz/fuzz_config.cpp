@@ -4,7 +4,7 @@
 // flannel network config (the etcd <prefix>/config value).
 #include <sstream>
 
-#include "agent/config.h"
+#include "agent/subnet/config.h"
 #include "cni/json.h"
 #include "cni/skel.h"
 #include "fuzz_util.h"

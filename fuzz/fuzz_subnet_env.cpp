@@ -1,7 +1,7 @@
 // subnet.env, as flanneld (or weftd) writes it and the flannel plugin reads it: the plugin's
 // parser, the delegate it builds from a complete file, and weftd's reader of its own previous
 // subnet (used at start-up to ask for the same subnet again).
-#include "agent/subnet.h"
+#include "agent/subnet/subnet_env.h"
 #include "cni/json.h"
 #include "fuzz_util.h"
 #include "plugins/flannel/delegate.h"

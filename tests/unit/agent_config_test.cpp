@@ -2,7 +2,7 @@
 #include <catch2/catch.hpp>
 
 #include "cni/error.h"
-#include "agent/config.h"
+#include "agent/subnet/config.h"
 
 using namespace weft::agent;
 

@@ -16,7 +16,7 @@
 #include <fstream>
 #include <thread>
 
-#include "agent/etcd.h"
+#include "agent/subnet/etcd/client.h"
 #include "cni/error.h"
 
 extern char** environ;

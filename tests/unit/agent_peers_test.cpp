@@ -3,12 +3,13 @@
 
 #include <cstdio>
 
-#include "agent/agent.h"
+#include "agent/backend/hostgw/hostgw.h"
+#include "agent/backend/vxlan/vxlan.h"
 
 using namespace weft::agent;
 
-static Ip4 IP(const char* s) { return *Ip4::Parse(s); }
-static Ip4Net Net(const char* s) { return *Ip4Net::Parse(s); }
+static cni::IP IP(const char* s) { return *cni::IP::Parse(s); }
+static cni::IPNet Net(const char* s) { return *cni::IPNet::Parse(s); }
 static Mac M(const char* s) { return *ParseMac(s); }
 
 static BackendContext Vxlan(bool direct = false, bool connected = false) {
@@ -17,16 +18,21 @@ static BackendContext Vxlan(bool direct = false, bool connected = false) {
   ctx.backend.direct_routing = direct;
   ctx.vxlan_dev = "flannel.1";
   ctx.ext_dev = "eth0";
-  ctx.directly_connected = [connected](Ip4) { return connected; };
+  ctx.directly_connected = [connected](const cni::IP&) { return connected; };
   return ctx;
 }
 
 static Lease Peer(const char* sn, const char* pub, const char* mac, const char* type = "vxlan") {
-  return {Net(sn), {IP(pub), type, ParseMac(mac), 1}, 0};
+  Lease l;
+  l.subnet = Net(sn);
+  l.attrs.public_ip = IP(pub);
+  l.attrs.backend_type = type;
+  if (auto m = ParseMac(mac)) l.attrs.backend_data = MarshalVxlanData(1, *m);
+  return l;
 }
 
 TEST_CASE("agent peers: a vxlan peer needs ARP, FDB and an onlink route", "[agent][peers]") {
-  PeerEntries e = PeerEntriesFor(Vxlan(), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  PeerEntries e = VxlanPeerEntries(Vxlan(), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
   CHECK(e.skip_reason.empty());
   REQUIRE(e.neighs.size() == 1);
   CHECK(e.neighs[0] == NeighEntry{IP("10.244.2.0"), M("0e:bb:bb:bb:bb:02")});
@@ -37,38 +43,38 @@ TEST_CASE("agent peers: a vxlan peer needs ARP, FDB and an onlink route", "[agen
 }
 
 TEST_CASE("agent peers: DirectRouting uses a plain route only for L2-adjacent peers", "[agent][peers]") {
-  PeerEntries e = PeerEntriesFor(Vxlan(true, true), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  PeerEntries e = VxlanPeerEntries(Vxlan(true, true), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
   REQUIRE(e.routes.size() == 1);
   CHECK(e.routes[0] == RouteEntry{Net("10.244.2.0/24"), IP("192.168.77.2"), "eth0", false});
   CHECK(e.neighs.empty());
   CHECK(e.fdbs.empty());
-  e = PeerEntriesFor(Vxlan(true, false), Peer("10.244.2.0/24", "10.9.9.9", "0e:bb:bb:bb:bb:02"));
+  e = VxlanPeerEntries(Vxlan(true, false), Peer("10.244.2.0/24", "10.9.9.9", "0e:bb:bb:bb:bb:02"));
   CHECK(e.fdbs.size() == 1);  // routed peer: VXLAN
 }
 
 TEST_CASE("agent peers: host-gw and foreign leases", "[agent][peers]") {
   BackendContext hg = Vxlan();
   hg.backend.type = "host-gw";
-  PeerEntries e = PeerEntriesFor(hg, Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
+  PeerEntries e = HostGwPeerEntries(hg, Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
   REQUIRE(e.routes.size() == 1);
   CHECK(e.routes[0] == RouteEntry{Net("10.244.3.0/24"), IP("192.168.77.3"), "eth0", false});
-  e = PeerEntriesFor(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
+  e = VxlanPeerEntries(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "", "host-gw"));
   CHECK(e.routes.empty());
   CHECK(e.skip_reason.find("host-gw") != std::string::npos);
-  e = PeerEntriesFor(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "bad"));
+  e = VxlanPeerEntries(Vxlan(), Peer("10.244.3.0/24", "192.168.77.3", "bad"));
   CHECK(e.skip_reason == "no VtepMAC in BackendData");
 }
 
 TEST_CASE("agent peers: removal deletes every entry; MAC change swaps FDB in place", "[agent][peers]") {
   BackendContext ctx = Vxlan();
-  PeerEntries old = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  PeerEntries old = VxlanPeerEntries(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
   Changes del = Diff(old, {});
   CHECK(del.del_routes.size() == 1);
   CHECK(del.del_neighs.size() == 1);
   CHECK(del.del_fdbs.size() == 1);
   CHECK(del.add_routes.empty());
 
-  PeerEntries now = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:03"));
+  PeerEntries now = VxlanPeerEntries(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:03"));
   Changes c = Diff(old, now);
   CHECK(c.del_routes.empty());   // same route: untouched
   CHECK(c.add_routes.empty());
@@ -83,9 +89,9 @@ TEST_CASE("agent peers: removal deletes every entry; MAC change swaps FDB in pla
 
 TEST_CASE("agent peers: start-up reconcile removes peers that vanished while down", "[agent][peers]") {
   BackendContext ctx = Vxlan();
-  std::map<Ip4Net, PeerEntries> want;
-  want[Net("10.244.2.0/24")] = PeerEntriesFor(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
-  PeerEntries gone = PeerEntriesFor(ctx, Peer("10.244.5.0/24", "192.168.77.5", "0e:bb:bb:bb:bb:05"));
+  std::map<cni::IPNet, PeerEntries> want;
+  want[Net("10.244.2.0/24")] = VxlanPeerEntries(ctx, Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  PeerEntries gone = VxlanPeerEntries(ctx, Peer("10.244.5.0/24", "192.168.77.5", "0e:bb:bb:bb:bb:05"));
   KernelState k;
   k.routes = {want.begin()->second.routes[0], gone.routes[0]};
   k.neighs = {gone.neighs[0]};
@@ -109,14 +115,14 @@ TEST_CASE("agent peers: stable VtepMAC is locally administered unicast", "[agent
 
 TEST_CASE("agent peers: reconcile at scale finds exactly the changed peers", "[agent][peers]") {
   BackendContext ctx = Vxlan();
-  std::map<Ip4Net, PeerEntries> want;
+  std::map<cni::IPNet, PeerEntries> want;
   KernelState k;
   char sn[32], pub[32], mac[32];
   for (int i = 0; i < 4000; ++i) {
     std::snprintf(sn, sizeof sn, "10.%d.%d.0/24", 1 + i / 250, i % 250);
     std::snprintf(pub, sizeof pub, "198.19.%d.%d", i / 250, 1 + i % 250);
     std::snprintf(mac, sizeof mac, "0e:00:00:00:%02x:%02x", i >> 8, i & 255);
-    PeerEntries e = PeerEntriesFor(ctx, Peer(sn, pub, mac));
+    PeerEntries e = VxlanPeerEntries(ctx, Peer(sn, pub, mac));
     if (i % 100 != 0) {  // every 100th peer is new to the kernel
       k.routes.push_back(e.routes[0]);
       k.neighs.push_back(e.neighs[0]);

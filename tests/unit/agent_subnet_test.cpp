@@ -4,22 +4,37 @@
 #include <set>
 
 #include "cni/error.h"
-#include "agent/subnet.h"
+#include "agent/backend/vxlan/vxlan.h"
+#include "agent/subnet/etcd/allocator.h"
+#include "agent/subnet/lease.h"
+#include "agent/subnet/subnet_env.h"
 
 using namespace weft::agent;
 
 static NetworkConfig Cfg(const char* json = R"({"Network":"10.244.0.0/16","Backend":{"Type":"vxlan"}})") {
   return ParseNetworkConfig(json);
 }
-static Ip4 IP(const char* s) { return *Ip4::Parse(s); }
-static Ip4Net Net(const char* s) { return *Ip4Net::Parse(s); }
-static Lease L(const char* sn, const char* pub) { return {Net(sn), {IP(pub), "vxlan", std::nullopt, 0}, 7}; }
+static cni::IP IP(const char* s) { return *cni::IP::Parse(s); }
+static cni::IPNet Net(const char* s) { return *cni::IPNet::Parse(s); }
+static LeaseAttrs Attrs(const char* pub, const char* type, std::string backend_data = "") {
+  LeaseAttrs a;
+  a.public_ip = IP(pub);
+  a.backend_type = type;
+  a.backend_data = std::move(backend_data);
+  return a;
+}
+static Lease L(const char* sn, const char* pub) {
+  Lease l;
+  l.subnet = Net(sn);
+  l.attrs = Attrs(pub, "vxlan");
+  return l;
+}
 
 TEST_CASE("agent subnet: lease value is flanneld's json.Marshal output", "[agent][subnet]") {
-  LeaseAttrs a{IP("192.168.64.3"), "vxlan", ParseMac("c6:d2:32:6f:8f:44"), 1};
+  LeaseAttrs a = Attrs("192.168.64.3", "vxlan", MarshalVxlanData(1, *ParseMac("c6:d2:32:6f:8f:44")));
   CHECK(MarshalLeaseAttrs(a) ==
         R"({"PublicIP":"192.168.64.3","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"c6:d2:32:6f:8f:44"}})");
-  CHECK(MarshalLeaseAttrs({IP("10.0.0.1"), "host-gw", std::nullopt, 0}) ==
+  CHECK(MarshalLeaseAttrs(Attrs("10.0.0.1", "host-gw")) ==
         R"({"PublicIP":"10.0.0.1","PublicIPv6":null,"BackendType":"host-gw"})");
   auto back = ParseLeaseAttrs(MarshalLeaseAttrs(a));
   REQUIRE(back);
@@ -29,18 +44,19 @@ TEST_CASE("agent subnet: lease value is flanneld's json.Marshal output", "[agent
 TEST_CASE("agent subnet: older lease values are read", "[agent][subnet]") {
   auto v013 = ParseLeaseAttrs(R"({"PublicIP":"10.1.1.1","BackendType":"vxlan","BackendData":{"VtepMAC":"0e:aa:aa:aa:aa:01"}})");
   REQUIRE(v013);
-  CHECK(v013->vni == 0);
-  CHECK(MacString(*v013->vtep_mac) == "0e:aa:aa:aa:aa:01");
+  VxlanData d = ParseVxlanData(v013->backend_data);
+  CHECK(d.vni == 0);
+  CHECK(MacString(*d.vtep_mac) == "0e:aa:aa:aa:aa:01");
   CHECK_FALSE(ParseLeaseAttrs("not json"));
   CHECK_FALSE(ParseLeaseAttrs(R"({"PublicIP":"10.1.1"})"));
 }
 
 TEST_CASE("agent subnet: key form", "[agent][subnet]") {
-  CHECK(Net("10.5.52.0/24").Key() == "10.5.52.0-24");
-  CHECK(Ip4Net::ParseKey("/coreos.com/network/subnets/10.5.52.0-24")->String() == "10.5.52.0/24");
-  CHECK(Ip4Net::ParseKey("/coreos.com/network/subnets/10.5.52.0-24&fc00:0:0:1::-64")->String() == "10.5.52.0/24");
-  CHECK_FALSE(Ip4Net::ParseKey("/coreos.com/network/subnets/garbage"));
-  CHECK_FALSE(Ip4::Parse("10.01.0.1"));  // Go rejects leading zeros
+  CHECK(MakeSubnetKey(Net("10.5.52.0/24")) == "10.5.52.0-24");
+  CHECK(ParseSubnetKey("/coreos.com/network/subnets/10.5.52.0-24")->subnet.String() == "10.5.52.0/24");
+  CHECK(ParseSubnetKey("/coreos.com/network/subnets/10.5.52.0-24&fc00:0:0:1::-64")->subnet.String() == "10.5.52.0/24");
+  CHECK_FALSE(ParseSubnetKey("/coreos.com/network/subnets/garbage"));
+  CHECK_FALSE(cni::IP::Parse("10.01.0.1"));  // Go rejects leading zeros
 }
 
 TEST_CASE("agent subnet: own lease is reused by PublicIP", "[agent][subnet]") {
@@ -60,7 +76,7 @@ TEST_CASE("agent subnet: an own lease that no longer fits is deleted", "[agent][
   CHECK(c.kind == AllocationChoice::kNew);
   REQUIRE(c.stale_own.size() == 1);
   CHECK(c.stale_own[0].String() == "10.244.9.0/24");
-  CHECK(c.subnet.len == 25);
+  CHECK(c.subnet.prefix == 25);
 }
 
 TEST_CASE("agent subnet: previous subnet from subnet.env is reused only while free", "[agent][subnet]") {

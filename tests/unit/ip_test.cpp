@@ -147,3 +147,19 @@ TEST_CASE("Broadcast, Contains, MaskHex", "[ip]") {
   CHECK(IPNet::Parse("fd00::/128")->MaskHex() == "ffffffffffffffffffffffffffffffff");
   CHECK(Canon("::ffff:1.2.3.4") == "1.2.3.4");
 }
+
+TEST_CASE("Overlaps and NextBlock (subnet allocation steps, v4 and v6)", "[ip]") {
+  auto N = [](const char* s) { return *IPNet::Parse(s); };
+  CHECK(N("10.244.0.0/16").Overlaps(N("10.244.3.0/24")));
+  CHECK(N("10.244.3.0/24").Overlaps(N("10.244.0.0/16")));
+  CHECK_FALSE(N("10.244.3.0/24").Overlaps(N("10.244.4.0/24")));
+  CHECK_FALSE(N("10.244.3.0/24").Overlaps(N("::/0")));
+  CHECK(N("fc00::/48").Overlaps(N("fc00:0:0:5::/64")));
+  CHECK(N("10.244.1.0/24").NextBlock().String() == "10.244.2.0/24");
+  CHECK(N("10.244.255.0/24").NextBlock().String() == "10.245.0.0/24");
+  CHECK(N("10.0.0.4/30").NextBlock().String() == "10.0.0.8/30");
+  CHECK(N("255.255.255.0/24").NextBlock().String() == "0.0.0.0/24");  // wraps
+  CHECK(N("fc00:0:0:1::/64").NextBlock().String() == "fc00:0:0:2::/64");
+  CHECK(N("fc00:0:0:ffff::/64").NextBlock().String() == "fc00:0:1::/64");
+  CHECK(N("fc00::/56").NextBlock().String() == "fc00:0:0:100::/56");
+}

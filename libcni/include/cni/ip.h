@@ -62,6 +62,11 @@ struct IPNet {
   IPNet Masked() const { return {Network(), prefix}; }
   IP Broadcast() const;  // last address of the prefix (all host bits 1)
   bool Contains(const IP& a) const;
+  /// Whether the two prefixes share an address (same family, one contains the other's network).
+  bool Overlaps(const IPNet& o) const;
+  /// The prefix of the same length right after this one (network + 2^(bits - prefix)), wrapping
+  /// at the end of the address space: the step of a subnet allocator, for IPv4 and IPv6 alike.
+  IPNet NextBlock() const;
   /// Go's IPMask.String() of this prefix: "ffffff00" for v4, 32 hex digits for v6.
   std::string MaskHex() const;
 

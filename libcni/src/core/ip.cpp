@@ -261,6 +261,31 @@ bool IPNet::Contains(const IP& a) const {
   return a.Masked(prefix) == ip.Masked(prefix);
 }
 
+bool IPNet::Overlaps(const IPNet& o) const {
+  return Contains(o.ip.Masked(o.prefix)) || o.Contains(ip.Masked(prefix));
+}
+
+IPNet IPNet::NextBlock() const {
+  IP net = Network();
+  uint8_t b[16];
+  for (size_t k = 0; k < net.size(); ++k) b[k] = net.data()[k];
+  if (prefix > 0) {
+    // add 1 at bit position `prefix` (counted from the most significant bit), carrying left
+    int bit = prefix - 1;
+    auto k = static_cast<size_t>(bit / 8);
+    unsigned carry = 1u << (7 - bit % 8);
+    for (;;) {
+      unsigned v = b[k] + carry;
+      b[k] = static_cast<uint8_t>(v);
+      carry = v >> 8;
+      if (!carry || k == 0) break;
+      --k;
+      carry = 1;
+    }
+  }
+  return {IP::FromBytes(b, net.size()), prefix};
+}
+
 std::string IPNet::MaskHex() const {
   static const char* hex = "0123456789abcdef";
   std::string out;

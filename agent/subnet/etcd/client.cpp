@@ -2,7 +2,7 @@
 // mutex (connection reuse keeps a call at a fraction of a millisecond on loopback); a watch gets
 // its own handle and runs on the caller's thread, splitting the streamed body into one JSON
 // message per line as the gateway writes them.
-#include "etcd.h"
+#include "agent/subnet/etcd/client.h"
 
 #include <curl/curl.h>
 

@@ -9,8 +9,8 @@
 #include <cstdio>
 #include <map>
 
-#include "agent/agent.h"
-#include "agent/dataplane.h"
+#include "agent/backend/kernel.h"
+#include "agent/runtime.h"
 #include "cni/error.h"
 #include "cni/net/netlink.h"
 
@@ -20,11 +20,6 @@ namespace {
 
 namespace net = cni::net;
 
-cni::IP ToIP(Ip4 a) { return cni::IP::V4(a.v); }
-Ip4 FromIP(const cni::IP& a) {
-  const uint8_t* b = a.data();
-  return {uint32_t{b[0]} << 24 | uint32_t{b[1]} << 16 | uint32_t{b[2]} << 8 | b[3]};
-}
 net::Mac ToMac(const Mac& m) { return net::Mac{m}; }
 
 constexpr int kRtprotBoot = 3;  // what Go's netlink.RouteReplace leaves in place (flanneld)
@@ -47,7 +42,7 @@ class NetlinkDataplane : public Dataplane {
     spec.name = s.name;
     spec.vni = s.vni;
     spec.port = s.port;
-    spec.local = ToIP(s.local);
+    spec.local = s.local;
     spec.dev = dev;
     spec.learning = s.learning;
     spec.mtu = static_cast<uint32_t>(s.mtu);
@@ -61,18 +56,18 @@ class NetlinkDataplane : public Dataplane {
     return l.mac ? l.mac->b : Mac{};
   }
 
-  void EnsureAddress(const std::string& dev, const Ip4Net& addr, const Ip4Net& network) override {
+  void EnsureAddress(const std::string& dev, const cni::IPNet& addr, const cni::IPNet& network) override {
     net::Link l = sk_.GetLink(dev);
     bool have = false;
-    for (const net::Addr& a : sk_.Addrs(l.index, AF_INET)) {
-      Ip4 ip = FromIP(a.addr.ip);
-      if (ip == addr.ip && a.addr.prefix == addr.len) have = true;
+    for (const net::Addr& a : sk_.Addrs(l.index, addr.ip.af())) {
+      const cni::IP& ip = a.addr.ip;
+      if (ip == addr.ip && a.addr.prefix == addr.prefix) have = true;
       else if (network.Contains(ip)) sk_.DeleteAddr(a);
     }
     if (!have) {
       net::Addr a;
       a.index = l.index;
-      a.addr = {ToIP(addr.ip), addr.len};
+      a.addr = addr;
       sk_.AddAddr(a);
     }
     sk_.SetUp(l.index);
@@ -90,22 +85,21 @@ class NetlinkDataplane : public Dataplane {
     for (const auto& r : c.add_routes) Try("route " + r.dst.String(), [&] { sk_.ReplaceRoute(ToRoute(r)); });
   }
 
-  KernelState Dump(const std::string& dev, const Ip4Net& network) override {
+  KernelState Dump(const std::string& dev, const cni::IPNet& network) override {
     KernelState st;
     std::map<int, std::string> names;
     for (const net::Link& l : sk_.Links()) names[l.index] = l.name;
-    for (const net::Route& r : sk_.Routes(AF_INET, 254)) {
+    for (const net::Route& r : sk_.Routes(network.ip.af(), 254)) {
       if (!r.gw.valid() || !r.multipath.empty()) continue;
-      Ip4Net dst{FromIP(r.dst.ip), r.dst.prefix};
-      if (!network.Contains(dst.ip) || dst.len <= network.len) continue;
-      st.routes.push_back({dst, FromIP(r.gw), names[r.index], r.onlink});
+      if (!network.Contains(r.dst.ip) || r.dst.prefix <= network.prefix) continue;
+      st.routes.push_back({r.dst.Masked(), r.gw, names[r.index], r.onlink});
     }
     if (dev.empty()) return st;
     auto link = sk_.FindLink(dev);
     if (!link) return st;
-    for (const net::Neigh& n : sk_.Neighs(link->index, AF_INET)) st.neighs.push_back({FromIP(n.ip), n.mac.b});
+    for (const net::Neigh& n : sk_.Neighs(link->index, network.ip.af())) st.neighs.push_back({n.ip, n.mac.b});
     for (const net::Fdb& f : sk_.Fdbs(link->index))
-      if (f.dst.valid() && f.dst.is4()) st.fdbs.push_back({f.mac.b, FromIP(f.dst)});
+      if (f.dst.valid() && f.dst.family() == network.ip.family()) st.fdbs.push_back({f.mac.b, f.dst});
     return st;
   }
 
@@ -121,8 +115,8 @@ class NetlinkDataplane : public Dataplane {
 
   net::Route ToRoute(const RouteEntry& r) {
     net::Route nr;
-    nr.dst = {ToIP(r.dst.ip), r.dst.len};
-    nr.gw = ToIP(r.gw);
+    nr.dst = r.dst;
+    nr.gw = r.gw;
     if (!r.dev.empty()) nr.index = Index(r.dev);
     nr.protocol = kRtprotBoot;
     nr.onlink = r.onlink;
@@ -131,7 +125,7 @@ class NetlinkDataplane : public Dataplane {
   static net::Neigh ToNeigh(int index, const NeighEntry& n) {
     net::Neigh nn;
     nn.index = index;
-    nn.ip = ToIP(n.ip);
+    nn.ip = n.ip;
     nn.mac = ToMac(n.mac);
     nn.state = kNudPermanent;
     return nn;
@@ -140,7 +134,7 @@ class NetlinkDataplane : public Dataplane {
     net::Fdb nf;
     nf.index = index;
     nf.mac = ToMac(f.mac);
-    nf.dst = ToIP(f.dst);
+    nf.dst = f.dst;
     nf.state = kNudPermanent;
     nf.self = true;
     return nf;
@@ -158,7 +152,7 @@ class NetlinkDataplane : public Dataplane {
     if (l.kind != "vxlan") return "type " + l.kind + " != vxlan";
     if (l.vni != s.vni) return "vni " + std::to_string(l.vni) + " != " + std::to_string(s.vni);
     if (l.vxlan_dev && l.vxlan_dev != dev) return "vtep device index " + std::to_string(l.vxlan_dev) + " != " + std::to_string(dev);
-    if (l.vxlan_local.valid() && FromIP(l.vxlan_local) != s.local)
+    if (l.vxlan_local.valid() && l.vxlan_local != s.local)
       return "local " + l.vxlan_local.String() + " != " + s.local.String();
     uint16_t want = s.port ? s.port : 8472;
     if (l.vxlan_port && l.vxlan_port != want) return "port " + std::to_string(l.vxlan_port) + " != " + std::to_string(want);

@@ -1,4 +1,5 @@
-// The flannel network config stored at <prefix>/config (flanneld's subnet.Config) with
+// The flannel network config (flanneld's subnet.Config: <prefix>/config in etcd, net-conf.json
+// in Kubernetes mode) with
 // CheckNetworkConfig's defaults and validation, and the backend settings (vxlan, host-gw).
 // Keys match case-insensitively, like Go's encoding/json.
 #pragma once
@@ -8,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "ip4.h"
+#include "cni/ip.h"
 
 namespace weft::agent {
 
@@ -26,9 +27,9 @@ struct NetworkConfig {
   bool enable_ipv4 = true;
   bool enable_ipv6 = false;
   bool enable_nftables = false;
-  Ip4Net network;
+  cni::IPNet network;  // masked
   int subnet_len = 0;
-  Ip4 subnet_min, subnet_max;
+  cni::IP subnet_min, subnet_max;
   BackendConfig backend;
 };
 

@@ -2,7 +2,7 @@
 // EnableIPv4 true; SubnetLen 24 for networks of /22 or larger, else prefix+2 (max /28 network);
 // SubnetMin = the second subnet, SubnetMax = the last one; Backend absent means "udp" (which
 // weftd, like current flanneld builds, does not implement).
-#include "config.h"
+#include "agent/subnet/config.h"
 
 #include <algorithm>
 
@@ -15,10 +15,10 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& msg) { throw cni::Error(cni::kInvalidNetworkConfig, msg); }
 
-Ip4 ParseIp4Field(const cni::Decoder& d, std::string_view key) {
+cni::IP ParseIp4Field(const cni::Decoder& d, std::string_view key) {
   auto s = d.String(key);
-  auto ip = Ip4::Parse(*s);
-  if (!ip) Fail("invalid " + std::string(key) + " \"" + *s + "\" in the flannel config");
+  auto ip = cni::IP::Parse(*s);
+  if (!ip || !ip->is4()) Fail("invalid " + std::string(key) + " \"" + *s + "\" in the flannel config");
   return *ip;
 }
 
@@ -56,34 +56,32 @@ NetworkConfig ParseNetworkConfig(std::string_view json_text) {
 
   // CheckNetworkConfig (IPv4).
   std::string net = d.String("Network").value_or("");
-  auto n = Ip4Net::Parse(net);
-  if (net.empty() || !n) Fail("please define a correct Network parameter in the flannel config");
-  c.network = *n;
+  auto n = cni::IPNet::Parse(net);
+  if (net.empty() || !n || !n->ip.is4()) Fail("please define a correct Network parameter in the flannel config");
+  c.network = n->Masked();
   c.subnet_len = static_cast<int>(d.Int("SubnetLen", "uint").value_or(0));
   if (c.subnet_len > 0) {
     if (c.subnet_len > 30) Fail("SubnetLen must be less than /31");
-    if (c.subnet_len < c.network.len + 2) Fail("network must be able to accommodate at least four subnets");
+    if (c.subnet_len < c.network.prefix + 2) Fail("network must be able to accommodate at least four subnets");
   } else {
-    if (c.network.len > 28) Fail("network is too small. Minimum useful network prefix is /28");
-    c.subnet_len = c.network.len <= 22 ? 24 : c.network.len + 2;
+    if (c.network.prefix > 28) Fail("network is too small. Minimum useful network prefix is /28");
+    c.subnet_len = c.network.prefix <= 22 ? 24 : c.network.prefix + 2;
   }
-  uint32_t size = uint32_t{1} << (32 - c.subnet_len);
-  uint32_t subnet_mask = ~uint32_t{0} << (32 - c.subnet_len);
   if (d.Raw("SubnetMin")) {
     c.subnet_min = ParseIp4Field(d, "SubnetMin");
     if (!c.network.Contains(c.subnet_min)) Fail("SubnetMin is not in the range of the Network");
   } else {
-    c.subnet_min = {c.network.ip.v + size};
+    c.subnet_min = cni::IPNet{c.network.ip, c.subnet_len}.NextBlock().ip;
   }
   if (d.Raw("SubnetMax")) {
     c.subnet_max = ParseIp4Field(d, "SubnetMax");
     if (!c.network.Contains(c.subnet_max)) Fail("SubnetMax is not in the range of the Network");
   } else {
-    c.subnet_max = {static_cast<uint32_t>(c.network.ip.v + c.network.Size() - size)};
+    c.subnet_max = c.network.Broadcast().Masked(c.subnet_len);
   }
-  if ((c.subnet_min.v & ~subnet_mask) != 0)
+  if (c.subnet_min.Masked(c.subnet_len) != c.subnet_min)
     Fail("SubnetMin is not on a SubnetLen boundary: " + c.subnet_min.String());
-  if ((c.subnet_max.v & ~subnet_mask) != 0)
+  if (c.subnet_max.Masked(c.subnet_len) != c.subnet_max)
     Fail("SubnetMax is not on a SubnetLen boundary: " + c.subnet_max.String());
   return c;
 }

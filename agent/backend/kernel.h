@@ -1,8 +1,9 @@
-// The kernel side of the overlay as the agent sees it: one VXLAN device, its /32 address, and
-// per-peer neighbour (ARP), FDB and route entries, applied in batches. The agent computes what
-// it wants (PeerEntriesFor/Diff/Reconcile in agent.h, unit-tested without a kernel) and hands
-// the changes to a Dataplane. MakeNetlinkDataplane implements it on libcni's rtnetlink layer
-// (cni/net/netlink.h); libnl stays inside libcni.
+// The kernel side of the backends that program routes, neighbours (ARP) and FDB entries (vxlan,
+// host-gw): the entry types, a batch of changes, and the Dataplane that applies batches, creates
+// the VXLAN device and puts addresses on it. The backends compute what they want
+// (peer_entries.h, unit-tested without a kernel) and hand the changes to a Dataplane.
+// MakeNetlinkDataplane implements it on libcni's rtnetlink layer (cni/net/netlink.h); libnl
+// stays inside libcni. A backend with other kernel objects (WireGuard peers) brings its own.
 #pragma once
 
 #include <memory>
@@ -10,15 +11,22 @@
 #include <string_view>
 #include <vector>
 
-#include "ip4.h"
+#include <array>
+#include <optional>
+
+#include "cni/ip.h"
 
 namespace weft::agent {
+
+using Mac = std::array<uint8_t, 6>;
+std::optional<Mac> ParseMac(std::string_view s);
+std::string MacString(const Mac& m);
 
 struct VxlanDeviceSpec {
   std::string name;  // flannel.<VNI>
   uint32_t vni = 1;
   uint16_t port = 0;  // 0: kernel default 8472
-  Ip4 local;
+  cni::IP local;
   std::string dev;  // underlay interface
   bool learning = false;
   bool gbp = false;
@@ -27,22 +35,22 @@ struct VxlanDeviceSpec {
 };
 
 struct RouteEntry {
-  Ip4Net dst;
-  Ip4 gw;
+  cni::IPNet dst;  // masked
+  cni::IP gw;
   std::string dev;  // empty: the kernel picks the device (host-gw / DirectRouting)
   bool onlink = false;
   auto operator<=>(const RouteEntry&) const = default;
 };
 
 struct NeighEntry {
-  Ip4 ip;
+  cni::IP ip;
   Mac mac{};
   auto operator<=>(const NeighEntry&) const = default;
 };
 
 struct FdbEntry {
   Mac mac{};
-  Ip4 dst;
+  cni::IP dst;
   auto operator<=>(const FdbEntry&) const = default;
 };
 
@@ -73,11 +81,11 @@ class Dataplane {
   /// MAC the device really has (a reused device keeps its MAC).
   virtual Mac EnsureVxlan(const VxlanDeviceSpec& spec) = 0;
   /// Puts `addr` (a /32) on `dev`, removes other addresses of `network` there, sets it up.
-  virtual void EnsureAddress(const std::string& dev, const Ip4Net& addr, const Ip4Net& network) = 0;
+  virtual void EnsureAddress(const std::string& dev, const cni::IPNet& addr, const cni::IPNet& network) = 0;
   /// Applies a batch; failures of single entries are logged, not thrown (the next resync
   /// retries them).
   virtual void Apply(const std::string& dev, const Changes& c) = 0;
-  virtual KernelState Dump(const std::string& dev, const Ip4Net& network) = 0;
+  virtual KernelState Dump(const std::string& dev, const cni::IPNet& network) = 0;
 };
 
 /// The in-process data plane on cni::net (netlink_dataplane.cpp).

@@ -1,0 +1,97 @@
+// VXLAN backend (see vxlan.h).
+#include "agent/backend/vxlan/vxlan.h"
+
+#include "agent/runtime.h"
+#include "cni/files.h"
+#include "cni/json.h"
+
+namespace weft::agent {
+
+std::string MarshalVxlanData(int64_t vni, const Mac& vtep_mac) {
+  return "{\"VNI\":" + std::to_string(vni) + ",\"VtepMAC\":\"" + MacString(vtep_mac) + "\"}";
+}
+
+VxlanData ParseVxlanData(std::string_view raw_json) {
+  VxlanData v;
+  if (raw_json.empty()) return v;
+  try {
+    cni::Json j = cni::ParseJson(raw_json);
+    cni::Decoder d(j, "vxlanLeaseAttrs");
+    v.vni = d.Int("VNI").value_or(0);
+    if (auto m = d.String("VtepMAC")) v.vtep_mac = ParseMac(*m);
+  } catch (const std::exception&) {
+  }
+  return v;
+}
+
+PeerEntries VxlanPeerEntries(const BackendContext& ctx, const Lease& peer) {
+  PeerEntries e;
+  e.skip_reason = ForeignTypeReason(ctx, peer);
+  if (!e.skip_reason.empty()) return e;
+  const cni::IP& pub = peer.attrs.public_ip;
+  if (ctx.backend.direct_routing && ctx.directly_connected(pub)) {
+    e.routes.push_back({peer.subnet, pub, ctx.ext_dev, false});
+    return e;
+  }
+  VxlanData data = ParseVxlanData(peer.attrs.backend_data);
+  if (!data.vtep_mac) {
+    e.skip_reason = "no VtepMAC in BackendData";
+    return e;
+  }
+  e.neighs.push_back({peer.subnet.ip, *data.vtep_mac});
+  e.fdbs.push_back({*data.vtep_mac, pub});
+  e.routes.push_back({peer.subnet, peer.subnet.ip, ctx.vxlan_dev, true});
+  return e;
+}
+
+VxlanBackend::VxlanBackend(const NetworkConfig& cfg, const ExtIface& ext, std::unique_ptr<Dataplane> dp)
+    : EntryBackend(std::move(dp), "flannel." + std::to_string(cfg.backend.vni), cfg.network), cfg_(cfg), ext_(ext) {
+  ctx_.backend = cfg.backend;
+  ctx_.vxlan_dev = dev();
+  ctx_.ext_dev = ext.name;
+}
+
+OwnSetup VxlanBackend::Init() {
+  const int base_mtu = cfg_.backend.mtu > 0 ? static_cast<int>(cfg_.backend.mtu) : ext_.mtu;
+  std::string machine = cni::ReadFile("/etc/machine-id").value_or("");
+  spec_.name = dev();
+  spec_.vni = static_cast<uint32_t>(cfg_.backend.vni);
+  spec_.port = static_cast<uint16_t>(cfg_.backend.port);
+  // The interface address, not a NATed --public-ip: a non-local VXLAN local address makes
+  // the kernel drop every encapsulated packet (flannel §3.2).
+  spec_.local = ext_.addr;
+  spec_.dev = ext_.name;
+  spec_.learning = cfg_.backend.learning;
+  spec_.gbp = cfg_.backend.gbp;
+  spec_.mtu = base_mtu - 50;
+  spec_.mac = StableMac(machine + "|" + ext_.public_ip.String() + "|" + std::to_string(spec_.vni));
+  mac_ = dataplane().EnsureVxlan(spec_);
+  Log('I', "VXLAN device " + spec_.name + " VtepMAC " + MacString(mac_) + " MTU " + std::to_string(spec_.mtu));
+  return {MarshalVxlanData(cfg_.backend.vni, mac_), spec_.mtu};
+}
+
+void VxlanBackend::ConfigureOwn(const Lease& own) {
+  own_subnet_ = own.subnet;
+  SetOwnSubnet(own.subnet);
+  dataplane().EnsureAddress(dev(), {own.subnet.ip, 32}, cfg_.network);
+}
+
+// The periodic check of the kernel side: a deleted VXLAN device is re-created (same MAC) with
+// its address, and peer entries that someone removed, or that failed to program, are put back,
+// stray ones in the overlay removed. flanneld does none of this (its device watcher re-creates
+// flannel.1 but replays no peer, flannel §3.8).
+CheckResult VxlanBackend::Check() {
+  CheckResult r;
+  if (!reconciled()) return r;
+  Mac mac = dataplane().EnsureVxlan(spec_);
+  dataplane().EnsureAddress(dev(), {own_subnet_.ip, 32}, cfg_.network);
+  if (mac != mac_) {
+    Log('W', dev() + " now has MAC " + MacString(mac) + " (was " + MacString(mac_) + "); publishing it");
+    mac_ = mac;
+    r.backend_data = MarshalVxlanData(cfg_.backend.vni, mac_);
+  }
+  r.repaired = RepairEntries();
+  return r;
+}
+
+}  // namespace weft::agent
