@@ -52,6 +52,10 @@ class Error : public std::exception {
   std::string details_;
 };
 
+/// Go's text of an errno (syscall.Errno.Error()): strerror() with a lower-case first letter,
+/// "no such file or directory", as the reference prints it in "open <path>: <text>".
+std::string GoErrno(int err);
+
 /// Collects errors so that a DEL can try every step and report all failures at once.
 class ErrorList {
  public:

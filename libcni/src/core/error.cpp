@@ -11,6 +11,14 @@ Error Error::Errno(int err, std::string_view what) {
   return Error(kInternal, std::string(what) + ": " + std::strerror(err));
 }
 
+std::string GoErrno(int err) {
+  std::string s = std::strerror(err);
+  // Go keeps a leading acronym ("RPC struct is bad").
+  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z' && !(s.size() > 1 && s[1] >= 'A' && s[1] <= 'Z'))
+    s[0] = static_cast<char>(s[0] - 'A' + 'a');
+  return s;
+}
+
 Error Error::Wrap(std::string_view context) const {
   return Error(code_, std::string(context) + ": " + msg_, details_);
 }

@@ -22,15 +22,10 @@
 namespace cni::net {
 namespace {
 
-[[noreturn]] void ThrowOpen(std::string_view path, const std::string& why) {
+// pkg/ns.GetNS's text, with the "failed to open netns" context of the plugins that add it.
+[[noreturn]] void ThrowOpen(std::string_view path, bool wrap, const std::string& why) {
+  if (!wrap) throw Error(kInternal, why);
   throw Error(kInternal, "failed to open netns \"" + std::string(path) + "\": " + why);
-}
-
-// Go's syscall.Errno texts are strerror() with a lower-case first letter.
-std::string GoErrno(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] - 'A' + 'a');
-  return s;
 }
 
 std::string Hex(unsigned long v) {
@@ -41,27 +36,31 @@ std::string Hex(unsigned long v) {
 
 }  // namespace
 
-Netns Netns::Open(std::string_view path) {
+Netns Netns::Open(std::string_view path) { return OpenChecked(path, true); }
+
+Netns Netns::OpenBare(std::string_view path) { return OpenChecked(path, false); }
+
+Netns Netns::OpenChecked(std::string_view path, bool wrap) {
   std::string p(path);
   int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) ThrowOpen(path, "failed to Statfs \"" + p + "\": " + GoErrno(errno));
+  if (fd < 0) ThrowOpen(path, wrap, "failed to Statfs \"" + p + "\": " + GoErrno(errno));
   struct statfs st {};
   if (::fstatfs(fd, &st) != 0) {
     int err = errno;
     ::close(fd);
-    ThrowOpen(path, "failed to Statfs \"" + p + "\": " + GoErrno(err));
+    ThrowOpen(path, wrap, "failed to Statfs \"" + p + "\": " + GoErrno(err));
   }
   // nsfs on current kernels; PROC_SUPER_MAGIC on old ones that expose ns files in /proc.
   if (static_cast<unsigned long>(st.f_type) != NSFS_MAGIC &&
       static_cast<unsigned long>(st.f_type) != PROC_SUPER_MAGIC) {
     ::close(fd);
-    ThrowOpen(path, "unknown FS magic on \"" + p + "\": " +
+    ThrowOpen(path, wrap, "unknown FS magic on \"" + p + "\": " +
                         Hex(static_cast<unsigned long>(st.f_type)));
   }
   int type = ::ioctl(fd, NS_GET_NSTYPE);
   if (type >= 0 && type != CLONE_NEWNET) {
     ::close(fd);
-    ThrowOpen(path, "\"" + p + "\" is not a network namespace");
+    ThrowOpen(path, wrap, "\"" + p + "\" is not a network namespace");
   }
   return Netns(fd, std::move(p));
 }

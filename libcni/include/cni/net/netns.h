@@ -15,6 +15,9 @@ class Netns {
   /// reference's (pkg/ns) text: `failed to open netns "x": failed to Statfs "x": no such file or
   /// directory`, `... unknown FS magic on "x": 9fa0`, `... "x" is not a network namespace`.
   static Netns Open(std::string_view path);
+  /// The same checks with pkg/ns.GetNS's own text, without the "failed to open netns" context:
+  /// what ns.WithNetNSPath returns in the plugins that call it directly (loopback, tuning).
+  static Netns OpenBare(std::string_view path);
   /// The namespace of the calling thread (/proc/thread-self/ns/net).
   static Netns Current();
 
@@ -32,6 +35,7 @@ class Netns {
 
  private:
   Netns(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  static Netns OpenChecked(std::string_view path, bool wrap);
   int fd_ = -1;
   std::string path_;
 };
