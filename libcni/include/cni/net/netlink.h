@@ -39,7 +39,9 @@ class NetlinkError : public Error {
 /// A 48-bit Ethernet address.
 struct Mac {
   std::array<uint8_t, 6> b{};
-  static std::optional<Mac> Parse(std::string_view s);  // "aa:bb:cc:dd:ee:ff" (also '-')
+  /// Go's net.ParseMAC forms of a 48-bit address: "aa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff",
+  /// "aabb.ccdd.eeff" (any case, one separator throughout).
+  static std::optional<Mac> Parse(std::string_view s);
   std::string String() const;                            // lower-case, ':'-separated
   bool IsZero() const;
   auto operator<=>(const Mac&) const = default;
@@ -55,6 +57,8 @@ struct Link {
   int master = 0;          // ifindex of the bridge this is a port of, 0 if none
   bool up = false;         // IFF_UP (administrative)
   bool promisc = false;
+  bool allmulti = false;   // IFF_ALLMULTI
+  uint32_t txqlen = 0;     // IFLA_TXQLEN
   int link = 0;            // IFLA_LINK (veth peer index, vxlan has its own `vxlan_dev`)
   int link_netnsid = -1;   // IFLA_LINK_NETNSID, -1 when the peer is in this namespace
   // bridge
@@ -205,6 +209,8 @@ class Socket {
   void SetMac(const LinkId& id, const Mac& mac);
   void SetMaster(const LinkId& id, int master_index);  // 0 detaches
   void SetPromisc(const LinkId& id, bool on);
+  void SetAllmulti(const LinkId& id, bool on);
+  void SetTxQLen(const LinkId& id, uint32_t qlen);
   void SetName(const LinkId& id, std::string_view name);
   void SetPortFlags(const LinkId& port, const PortFlags& flags);
   void SetBridgeVlanFiltering(const LinkId& bridge, bool on);
