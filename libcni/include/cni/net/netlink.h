@@ -133,7 +133,7 @@ struct Route {
   IP src{};             // preferred source (optional)
   uint32_t table = 254; // RT_TABLE_MAIN
   int scope = 0;        // RT_SCOPE_UNIVERSE; RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254
-  int protocol = 4;     // RTPROT_STATIC (kernel routes read back as 2)
+  int protocol = 3;     // RTPROT_BOOT, what the reference's routes carry (kernel routes read back as 2)
   int type = 1;         // RTN_UNICAST
   uint32_t metric = 0;  // priority
   uint32_t mtu = 0;     // RTAX_MTU, 0 = none
