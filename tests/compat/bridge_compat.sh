@@ -40,7 +40,7 @@ norm_addrs() {
 norm_routes() {
   { ip -n "$1" -4 route show table all; ip -n "$1" -6 route show table all; } \
     | { grep -v -e '^fe80' -e '^local' -e '^multicast' -e '^broadcast' -e 'fe80::/64' || true; } \
-    | sed -E 's/veth[0-9a-f]{8}/vethX/g; s/ proto [a-z]+//; s/ pref medium//' | sort
+    | sed -E 's/veth[0-9a-f]{8}/vethX/g; s/ pref medium//' | sort
 }
 norm_ipt() { ip netns exec "$1" "$2" -t nat -S; }
 

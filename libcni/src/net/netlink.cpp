@@ -35,19 +35,32 @@ namespace cni::net {
 // ---------------------------------------------------------------- Mac
 
 std::optional<Mac> Mac::Parse(std::string_view s) {
-  if (s.size() != 17) return std::nullopt;
+  // Go's net.ParseMAC forms for 48-bit addresses: one separator throughout, ':' or '-' between
+  // bytes ("aa:bb:cc:dd:ee:ff") or '.' between 16-bit groups ("aabb.ccdd.eeff").
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  size_t group;
+  char sep;
+  if (s.size() == 17 && (s[2] == ':' || s[2] == '-')) {
+    group = 2, sep = s[2];
+  } else if (s.size() == 14 && s[4] == '.') {
+    group = 4, sep = '.';
+  } else {
+    return std::nullopt;
+  }
   Mac m;
-  for (size_t i = 0; i < 6; ++i) {
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = hex(s[i * 3]), lo = hex(s[i * 3 + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    if (i < 5 && s[i * 3 + 2] != ':' && s[i * 3 + 2] != '-') return std::nullopt;
-    m.b[i] = static_cast<uint8_t>(hi * 16 + lo);
+  size_t byte = 0;
+  for (size_t i = 0; i < s.size(); i += group + 1) {
+    if (i + group < s.size() && s[i + group] != sep) return std::nullopt;
+    for (size_t j = 0; j < group; j += 2) {
+      int hi = hex(s[i + j]), lo = hex(s[i + j + 1]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      m.b[byte++] = static_cast<uint8_t>(hi * 16 + lo);
+    }
   }
   return m;
 }
@@ -244,9 +257,11 @@ Link ParseLink(nlmsghdr* h) {
   l.index = ifi->ifi_index;
   l.up = ifi->ifi_flags & IFF_UP;
   l.promisc = ifi->ifi_flags & IFF_PROMISC;
+  l.allmulti = ifi->ifi_flags & IFF_ALLMULTI;
   if (tb[IFLA_IFNAME]) l.name = nla_get_string(tb[IFLA_IFNAME]);
   l.mac = AttrMac(tb[IFLA_ADDRESS]);
   l.mtu = U32(tb[IFLA_MTU]);
+  l.txqlen = U32(tb[IFLA_TXQLEN]);
   l.master = static_cast<int>(U32(tb[IFLA_MASTER]));
   l.link = static_cast<int>(U32(tb[IFLA_LINK]));
   if (tb[IFLA_LINK_NETNSID]) l.link_netnsid = static_cast<int>(nla_get_s32(tb[IFLA_LINK_NETNSID]));
@@ -636,6 +651,17 @@ void Socket::SetUp(const LinkId& id, bool up) {
 
 void Socket::SetPromisc(const LinkId& id, bool on) {
   SetFlag(impl_->sk.get(), id, IFF_PROMISC, on, "failed to set promisc on");
+}
+
+void Socket::SetAllmulti(const LinkId& id, bool on) {
+  SetFlag(impl_->sk.get(), id, IFF_ALLMULTI, on, "failed to set allmulticast on");
+}
+
+void Socket::SetTxQLen(const LinkId& id, uint32_t qlen) {
+  MsgPtr m = LinkMsg(RTM_NEWLINK, 0, id);
+  PutU32(m.get(), IFLA_TXQLEN, qlen);
+  if (int err = Transact(impl_->sk.get(), m.get(), nullptr))
+    Fail("failed to set txqueuelen " + std::to_string(qlen) + " on " + Quoted(IdText(id)), err);
 }
 
 void Socket::SetMtu(const LinkId& id, uint32_t mtu) {

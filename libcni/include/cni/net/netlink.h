@@ -39,7 +39,9 @@ class NetlinkError : public Error {
 /// A 48-bit Ethernet address.
 struct Mac {
   std::array<uint8_t, 6> b{};
-  static std::optional<Mac> Parse(std::string_view s);  // "aa:bb:cc:dd:ee:ff" (also '-')
+  /// Go's net.ParseMAC forms of a 48-bit address: "aa:bb:cc:dd:ee:ff", "aa-bb-cc-dd-ee-ff",
+  /// "aabb.ccdd.eeff" (any case, one separator throughout).
+  static std::optional<Mac> Parse(std::string_view s);
   std::string String() const;                            // lower-case, ':'-separated
   bool IsZero() const;
   auto operator<=>(const Mac&) const = default;
@@ -55,6 +57,8 @@ struct Link {
   int master = 0;          // ifindex of the bridge this is a port of, 0 if none
   bool up = false;         // IFF_UP (administrative)
   bool promisc = false;
+  bool allmulti = false;   // IFF_ALLMULTI
+  uint32_t txqlen = 0;     // IFLA_TXQLEN
   int link = 0;            // IFLA_LINK (veth peer index, vxlan has its own `vxlan_dev`)
   int link_netnsid = -1;   // IFLA_LINK_NETNSID, -1 when the peer is in this namespace
   // bridge
@@ -129,7 +133,7 @@ struct Route {
   IP src{};             // preferred source (optional)
   uint32_t table = 254; // RT_TABLE_MAIN
   int scope = 0;        // RT_SCOPE_UNIVERSE; RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254
-  int protocol = 4;     // RTPROT_STATIC (kernel routes read back as 2)
+  int protocol = 3;     // RTPROT_BOOT, what the reference's routes carry (kernel routes read back as 2)
   int type = 1;         // RTN_UNICAST
   uint32_t metric = 0;  // priority
   uint32_t mtu = 0;     // RTAX_MTU, 0 = none
@@ -205,6 +209,8 @@ class Socket {
   void SetMac(const LinkId& id, const Mac& mac);
   void SetMaster(const LinkId& id, int master_index);  // 0 detaches
   void SetPromisc(const LinkId& id, bool on);
+  void SetAllmulti(const LinkId& id, bool on);
+  void SetTxQLen(const LinkId& id, uint32_t qlen);
   void SetName(const LinkId& id, std::string_view name);
   void SetPortFlags(const LinkId& port, const PortFlags& flags);
   void SetBridgeVlanFiltering(const LinkId& bridge, bool on);
