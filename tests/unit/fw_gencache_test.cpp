@@ -105,7 +105,7 @@ TEST_CASE("fw gencache: the state a plan leaves behind replaces the recorded one
   CHECK(out["nat"].chains["CNI-HOSTPORT-DNAT"].size() == 1);
   CHECK(cni::fw::PlanEnsure(Family::kIPv4, std::span(&dn, 1), out).empty());  // nothing to redo
 
-  ops = cni::fw::PlanRemove(std::span(&dn, 1), out);
+  ops = cni::fw::PlanRemove(cni::fw::Family::kIPv4, std::span(&dn, 1), out);
   CHECK(ops.size() == 3);  // jump, flush, delete
   c.Store(Family::kIPv4, keys, out, false);
   std::map<std::string, TableState> after;

@@ -116,7 +116,7 @@ TEST_CASE("fw: planning against an iptables-save dump", "[fw][unit]") {
   CHECK(cni::fw::PlanEnsure(Family::kIPv4, std::span(&c, 1), st).empty());
   CHECK_FALSE(cni::fw::CheckState(Family::kIPv4, std::span(&c, 1), st));
 
-  auto rm = cni::fw::PlanRemove(std::span(&c, 1), st);
+  auto rm = cni::fw::PlanRemove(cni::fw::Family::kIPv4, std::span(&c, 1), st);
   // Both PREROUTING jumps (any match) and the OUTPUT one go, but not the jump to CNI-XY.
   REQUIRE(rm.size() == 5);
   CHECK(rm[0].rule == "-m addrtype --dst-type LOCAL -j CNI-X");
@@ -124,5 +124,5 @@ TEST_CASE("fw: planning against an iptables-save dump", "[fw][unit]") {
   CHECK(rm[3].kind == cni::fw::Op::kFlush);
   CHECK(rm[4].kind == cni::fw::Op::kDeleteChain);
   CHECK(st["nat"].chains["PREROUTING"] == std::vector<std::string>{"-j CNI-XY"});
-  CHECK(cni::fw::PlanRemove(std::span(&c, 1), st).empty());
+  CHECK(cni::fw::PlanRemove(cni::fw::Family::kIPv4, std::span(&c, 1), st).empty());
 }

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cni/json.h"
 #include "cni/result.h"
@@ -44,6 +45,9 @@ struct PluginFuncs {
   std::function<void(const CallArgs&)> check;
   std::function<void(const CallArgs&)> gc;      // empty: GC succeeds silently
   std::function<void(const CallArgs&)> status;  // empty: STATUS succeeds silently
+  /// The oldest spec version the plugin accepts, as the reference's VersionsStartingFrom
+  /// ("0.3.0" for bandwidth, "0.4.0" for firewall); empty: every supported version.
+  std::string min_version;
 };
 
 struct Invocation {
@@ -62,8 +66,12 @@ int PluginMain(const PluginFuncs& funcs, std::string_view plugin_name);
 /// The environment of this process as an Env.
 Env ProcessEnv();
 
-/// The VERSION output: {"cniVersion":"1.1.0","supportedVersions":[...]} plus "\n".
-std::string VersionJson();
+/// The VERSION output: {"cniVersion":"1.1.0","supportedVersions":[...]} plus "\n", listing
+/// the versions from `min_version` on (empty: all).
+std::string VersionJson(std::string_view min_version = "");
+
+/// The supported versions from `min_version` on (empty: all), oldest first.
+std::vector<std::string> VersionsFrom(std::string_view min_version);
 
 /// Validations shared with cnitool and tests (throw cni::Error with the reference's codes).
 void ValidateContainerID(std::string_view id);

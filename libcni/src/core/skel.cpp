@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <iostream>
 #include <iterator>
@@ -87,10 +88,10 @@ std::string QuotedList(const std::vector<std::string>& v) {
   return s + "]";
 }
 
-void CheckVersion(const std::string& version) {
-  if (!IsSupportedVersion(version)) {
+void CheckVersion(const std::string& version, const std::vector<std::string>& supported) {
+  if (std::find(supported.begin(), supported.end(), version) == supported.end()) {
     throw Error(kIncompatibleVersion, "incompatible CNI versions",
-                "config is \"" + version + "\", plugin supports " + QuotedList(SupportedVersions()));
+                "config is \"" + version + "\", plugin supports " + QuotedList(supported));
   }
 }
 
@@ -162,10 +163,17 @@ std::optional<Result> CallArgs::PrevResult() const {
   return Result::FromJson(*prev, cni_version);
 }
 
-std::string VersionJson() {
+std::vector<std::string> VersionsFrom(std::string_view min_version) {
+  std::vector<std::string> out;
+  for (const std::string& v : SupportedVersions())
+    if (min_version.empty() || CompareVersions(v, min_version) >= 0) out.push_back(v);
+  return out;
+}
+
+std::string VersionJson(std::string_view min_version) {
   Json j = Json::object();
   j["cniVersion"] = SupportedVersions().back();
-  j["supportedVersions"] = SupportedVersions();
+  j["supportedVersions"] = VersionsFrom(min_version);
   return j.dump() + "\n";
 }
 
@@ -182,6 +190,7 @@ Env ProcessEnv() {
 
 int Dispatch(const PluginFuncs& funcs, std::string_view plugin_name, const Invocation& inv) {
   const std::string command = Get(inv.env, "CNI_COMMAND");
+  const std::vector<std::string> supported = VersionsFrom(funcs.min_version);
   CallArgs args;
   try {
     static const VarRule kRules[] = {
@@ -206,14 +215,14 @@ int Dispatch(const PluginFuncs& funcs, std::string_view plugin_name, const Invoc
     if (!missing.empty()) {
       if (command.empty()) {
         inv.err << "CNI " << plugin_name << " plugin weft v" << WEFT_VERSION << "\n" << kAboutVersions;
-        for (size_t i = 0; i < SupportedVersions().size(); ++i) inv.err << (i ? ", " : "") << SupportedVersions()[i];
+        for (size_t i = 0; i < supported.size(); ++i) inv.err << (i ? ", " : "") << supported[i];
         inv.err << "\n";
         return 0;
       }
       throw Error(kInvalidEnvironment, "required env variables [" + missing + "] missing");
     }
     if (command == "VERSION") {
-      inv.out << VersionJson();
+      inv.out << VersionJson(funcs.min_version);
       inv.out.flush();
       return 0;
     }
@@ -224,19 +233,19 @@ int Dispatch(const PluginFuncs& funcs, std::string_view plugin_name, const Invoc
 
     auto call = [&](const auto& fn) {
       args.cni_version = ConfigVersion(args.config);
-      CheckVersion(args.cni_version);
+      CheckVersion(args.cni_version, supported);
       if (fn) fn(args);
     };
     if (command == "ADD") {
       args.cni_version = ConfigVersion(args.config);
-      CheckVersion(args.cni_version);
+      CheckVersion(args.cni_version, supported);
       CheckNotOwnNetns(args, inv.env);
       if (!funcs.add) throw Error(kInternal, "ADD is not implemented");
       Result r = funcs.add(args);
       inv.out << r.Print(args.cni_version);
     } else if (command == "DEL") {
       args.cni_version = ConfigVersion(args.config);
-      CheckVersion(args.cni_version);
+      CheckVersion(args.cni_version, supported);
       CheckNotOwnNetns(args, inv.env);
       call(funcs.del);
     } else if (command == "CHECK") {

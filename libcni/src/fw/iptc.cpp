@@ -17,6 +17,7 @@ extern "C" {  // libip6tc.h, unlike libiptc.h, has no C++ guard
 #include <linux/netfilter/nf_nat.h>
 #include <linux/netfilter/xt_addrtype.h>
 #include <linux/netfilter/xt_comment.h>
+#include <linux/netfilter/xt_conntrack.h>
 #include <linux/netfilter/xt_mark.h>
 #include <linux/netfilter/xt_multiport.h>
 #include <linux/netfilter/xt_tcpudp.h>
@@ -203,6 +204,17 @@ Blob MakeTarget(const std::string& name, uint8_t rev, const T& data) {
   return b;
 }
 
+// conntrack states in the order iptables-save prints them.
+constexpr std::pair<const char*, unsigned> kCtStates[] = {
+    {"INVALID", XT_CONNTRACK_STATE_INVALID},
+    {"NEW", XT_CONNTRACK_STATE_BIT(IP_CT_NEW)},
+    {"RELATED", XT_CONNTRACK_STATE_BIT(IP_CT_RELATED)},
+    {"ESTABLISHED", XT_CONNTRACK_STATE_BIT(IP_CT_ESTABLISHED)},
+    {"UNTRACKED", XT_CONNTRACK_STATE_UNTRACKED},
+    {"SNAT", XT_CONNTRACK_STATE_SNAT},
+    {"DNAT", XT_CONNTRACK_STATE_DNAT},
+};
+
 Blob EncodeMatch(const Rule::Match& m) {
   if (m.name == "tcp" || m.name == "udp") {
     uint16_t spts[2] = {0, 0xffff}, dpts[2] = {0, 0xffff};
@@ -282,6 +294,28 @@ Blob EncodeMatch(const Rule::Match& m) {
       k.invert = o.negated;
     }
     return MakeMatch("mark", 1, k);
+  }
+  if (m.name == "conntrack") {  // --ctstate only, revision 3 as iptables 1.8.9 sends it
+    xt_conntrack_mtinfo3 ct{};
+    for (const Rule::Option& o : m.options) {
+      size_t pos = 0;
+      while (pos <= o.value.size()) {
+        size_t end = std::min(o.value.find(',', pos), o.value.size());
+        std::string st = o.value.substr(pos, end - pos);
+        pos = end + 1;
+        bool found = false;
+        for (const auto& [name, bit] : kCtStates) {
+          if (st == name) {
+            ct.state_mask = static_cast<uint16_t>(ct.state_mask | bit);
+            found = true;
+          }
+        }
+        if (!found) Unsupported("conntrack state \"" + st + "\"");
+      }
+      ct.match_flags = XT_CONNTRACK_STATE;
+      if (o.negated) ct.invert_flags = XT_CONNTRACK_STATE;
+    }
+    return MakeMatch("conntrack", 3, ct);
   }
   Unsupported("match \"" + m.name + "\"");
 }
@@ -414,6 +448,14 @@ Rule::Match DecodeMatch(const xt_entry_match* m) {
   } else if (n == "mark" && rev == 1) {
     const auto* k = reinterpret_cast<const xt_mark_mtinfo1*>(m->data);
     out.options.push_back({"--mark", k->mask == 0xffffffffU ? Hex(k->mark) : Hex(k->mark) + "/" + Hex(k->mask), k->invert != 0});
+  } else if (n == "conntrack" && rev == 3 &&
+             reinterpret_cast<const xt_conntrack_mtinfo3*>(m->data)->match_flags == XT_CONNTRACK_STATE) {
+    const auto* ct = reinterpret_cast<const xt_conntrack_mtinfo3*>(m->data);
+    std::string list;
+    for (const auto& [name, bit] : kCtStates) {
+      if (ct->state_mask & bit) list += (list.empty() ? "" : ",") + std::string(name);
+    }
+    out.options.push_back({"--ctstate", list, (ct->invert_flags & XT_CONNTRACK_STATE) != 0});
   } else {
     out.options.push_back({"--opaque", "rev" + std::to_string(rev), false});
   }
@@ -644,7 +686,7 @@ class IptcBackend : public Backend {
   }
 
   void Remove(Family family, std::span<const Chain> chains) override {
-    Transaction(family, chains, [&](std::map<std::string, TableState>& st) { return PlanRemove(chains, st); });
+    Transaction(family, chains, [&](std::map<std::string, TableState>& st) { return PlanRemove(family, chains, st); });
   }
 
   std::optional<std::string> Check(Family family, std::span<const Chain> chains) override {

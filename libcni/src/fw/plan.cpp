@@ -90,6 +90,14 @@ std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
       st.chains[c.name];
       st.chain_order.push_back(c.name);
     }
+    for (auto a = c.head_rules.rbegin(); a != c.head_rules.rend(); ++a) {
+      Rule parsed = Rule::Parse(family, *a);
+      std::string r = parsed.Canonical();
+      std::vector<std::string>& have = st.chains[c.name];
+      if (Contains(have, r)) continue;
+      ops.push_back({Op::kInsertFirst, c.table, c.name, r, std::move(parsed), 0});
+      have.insert(have.begin(), r);
+    }
     for (const Args& a : c.rules) {
       Rule parsed = Rule::Parse(family, a);
       std::string r = parsed.Canonical();
@@ -120,12 +128,27 @@ std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
   return ops;
 }
 
-std::vector<Op> PlanRemove(std::span<const Chain> chains, std::map<std::string, TableState>& states) {
+std::vector<Op> PlanRemove(Family family, std::span<const Chain> chains,
+                           std::map<std::string, TableState>& states) {
   std::vector<Op> ops;
   for (const Chain& c : chains) {
     if (c.teardown == TeardownPolicy::kNever) continue;
     TableState& st = states[c.table];
     if (!st.Has(c.name)) continue;
+    if (c.teardown == TeardownPolicy::kRulesOnly) {
+      std::vector<std::string>& have = st.chains[c.name];
+      for (const std::vector<Args>* list : {&c.head_rules, &c.rules}) {
+        for (const Args& a : *list) {
+          std::string r = Rule::Parse(family, a).Canonical();
+          for (auto it = std::find(have.begin(), have.end(), r); it != have.end();
+               it = std::find(have.begin(), have.end(), r)) {
+            ops.push_back({Op::kDelete, c.table, c.name, r, {}, static_cast<size_t>(it - have.begin())});
+            have.erase(it);
+          }
+        }
+      }
+      continue;
+    }
     for (const std::string& entry : c.entry_chains) {
       auto it = st.chains.find(entry);
       if (it == st.chains.end()) continue;
@@ -157,6 +180,10 @@ std::optional<std::string> CheckState(Family family, std::span<const Chain> chai
     auto it = st.chains.find(c.name);
     if (it == st.chains.end())
       return "chain " + c.name + " not found in iptables table " + c.table;
+    for (const Args& a : c.head_rules) {
+      if (!Contains(it->second, Rule::Parse(family, a).Canonical()))
+        return "rule " + GoList(c.head_rules) + " in chain " + c.name + " not found in table " + c.table;
+    }
     // Reverse order, as the reference checks; the message lists all rules as Go's %v does.
     for (auto a = c.rules.rbegin(); a != c.rules.rend(); ++a) {
       std::string r = Rule::Parse(family, *a).Canonical();

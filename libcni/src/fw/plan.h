@@ -35,8 +35,10 @@ struct Op {
 /// Operations that make `chains` present; `states` maps table -> state and is updated.
 std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
                            std::map<std::string, TableState>& states);
-/// Operations that remove `chains` (kOnComplete only) and the jumps into them.
-std::vector<Op> PlanRemove(std::span<const Chain> chains, std::map<std::string, TableState>& states);
+/// Operations that remove `chains` (kOnComplete) and the jumps into them, or only their listed
+/// rules (kRulesOnly).
+std::vector<Op> PlanRemove(Family family, std::span<const Chain> chains,
+                           std::map<std::string, TableState>& states);
 /// What is missing, in the reference's words, or nullopt.
 std::optional<std::string> CheckState(Family family, std::span<const Chain> chains,
                                       const std::map<std::string, TableState>& states);

@@ -23,8 +23,9 @@ nlohmann::json ChainJson(const Chain& c) {
           {"entry_chains", c.entry_chains},
           {"entry_rules", c.entry_rules},
           {"rules", c.rules},
+          {"head_rules", c.head_rules},
           {"prepend_entry", c.prepend_entry},
-          {"keep", c.teardown == TeardownPolicy::kNever}};
+          {"teardown", static_cast<int>(c.teardown)}};
 }
 
 Chain ChainFrom(const nlohmann::json& j) {
@@ -34,8 +35,9 @@ Chain ChainFrom(const nlohmann::json& j) {
   c.entry_chains = j.at("entry_chains").get<std::vector<std::string>>();
   c.entry_rules = j.at("entry_rules").get<std::vector<Args>>();
   c.rules = j.at("rules").get<std::vector<Args>>();
+  c.head_rules = j.at("head_rules").get<std::vector<Args>>();
   c.prepend_entry = j.at("prepend_entry").get<bool>();
-  c.teardown = j.at("keep").get<bool>() ? TeardownPolicy::kNever : TeardownPolicy::kOnComplete;
+  c.teardown = static_cast<TeardownPolicy>(j.at("teardown").get<int>());
   return c;
 }
 

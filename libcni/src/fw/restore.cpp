@@ -52,7 +52,7 @@ class RestoreBackend : public Backend {
 
   void Remove(Family family, std::span<const Chain> chains) override {
     Transact(family, chains, false,
-             [&](std::map<std::string, TableState>& states) { return PlanRemove(chains, states); });
+             [&](std::map<std::string, TableState>& states) { return PlanRemove(family, chains, states); });
   }
 
   std::optional<std::string> Check(Family family, std::span<const Chain> chains) override {
@@ -183,7 +183,7 @@ class RestoreBackend : public Backend {
         std::map<std::string, TableState> before = states;
         try {
           std::vector<Op> more = r.ensure ? PlanEnsure(family, r.chains, states)
-                                          : PlanRemove(r.chains, states);
+                                          : PlanRemove(family, r.chains, states);
           ops.insert(ops.end(), more.begin(), more.end());
         } catch (const Error&) {  // its caller will commit it alone and see the error
           states = std::move(before);

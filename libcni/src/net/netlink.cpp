@@ -88,14 +88,10 @@ Mac RandomMac() {
 
 // ---------------------------------------------------------------- transport
 
-struct Socket::Impl {
-  nl::SockPtr sk;
-};
+// The transport is shared with the other files of src/net (nl.h).
+namespace nl {
 
 namespace {
-
-using nl::MsgPtr;
-using Handler = std::function<void(nlmsghdr*)>;
 
 constexpr int kDumpRetries = 10;
 
@@ -128,16 +124,12 @@ int OnStop(nl_msg*, void* arg) {
   return NL_STOP;
 }
 
+}  // namespace
+
 MsgPtr NewMsg(int type, int flags) {
   MsgPtr m(nlmsg_alloc_simple(type, flags));
   if (!m) throw Error(kInternal, "netlink: out of memory");
   return m;
-}
-
-template <typename T>
-void Append(nl_msg* m, const T& hdr) {
-  if (nlmsg_append(m, const_cast<T*>(&hdr), sizeof hdr, NLMSG_ALIGNTO) < 0)
-    throw Error(kInternal, "netlink: message too large");
 }
 
 void Check(int r) {
@@ -206,6 +198,12 @@ void Dump(nl_sock* sk, const std::function<MsgPtr()>& build, const Handler& on_m
   throw Error(kTryAgainLater, what + ": dump interrupted " + std::to_string(kDumpRetries) +
                                   " times, try again");
 }
+
+}  // namespace nl
+
+using namespace nl;  // NOLINT(google-build-using-namespace): this file is the transport's home
+
+namespace {
 
 std::string IdText(const LinkId& id) {
   if (auto* n = std::get_if<std::string>(&id)) return *n;

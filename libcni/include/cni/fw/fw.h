@@ -55,6 +55,9 @@ struct Rule {
 enum class TeardownPolicy {
   kOnComplete,  // Remove deletes the jumps into it, flushes and deletes it
   kNever,       // shared chains (CNI-HOSTPORT-DNAT ...): Remove leaves them alone
+  kRulesOnly,   // shared chains holding per-container rules (the firewall plugin's CNI-FORWARD):
+                // Remove deletes this chain's listed rules (head_rules and rules) and keeps the
+                // chain and the jumps into it
 };
 
 /// A chain with its rules and the rules that jump into it.
@@ -64,6 +67,8 @@ struct Chain {
   std::vector<std::string> entry_chains;  // chains that jump here (built-in or not)
   std::vector<Args> entry_rules;          // match arguments of each jump; "-j <name>" is appended
   std::vector<Args> rules;                // the chain's own rules, in order
+  std::vector<Args> head_rules;           // rules that belong in front of all others (before a
+                                          // final RETURN): a missing one is inserted at position 1
   bool prepend_entry = false;             // insert the jumps at position 1 instead of appending
   TeardownPolicy teardown = TeardownPolicy::kOnComplete;
 };

@@ -247,6 +247,7 @@ class Socket {
   std::vector<Fdb> Fdbs(int index = 0);  // entries on device `index` (0 = all)
 
   struct Impl;
+  Impl& impl() { return *impl_; }  // for the other files of libcni/src/net (nl.h)
 
  private:
   explicit Socket(std::unique_ptr<Impl> impl);
