@@ -9,7 +9,8 @@
 #    patch, pods get) and nothing else (PATCH nodes/<n> itself, node create/delete, pods list,
 #    secrets, configmaps: 403 Forbidden naming the verb); a bogus token is 401.
 # 3. The harness itself: nodeipam assigns the Node a podCIDR inside 10.42.0.0/16, a token
-#    kubeconfig works with kubectl, and after kb_restart_apiserver the token still works.
+#    kubeconfig works with kubectl, a node namespace reaches the API server, and after
+#    kb_restart_apiserver (a new process) the token still works.
 set -euo pipefail
 export LC_ALL=C
 . "$(dirname "$0")/kube.bash"
@@ -132,6 +133,10 @@ kf() { kb_in "$WEFT_KUBE_BIN/kubectl" --kubeconfig "$KB_TMP/flannel.kubeconfig" 
 out=$(kf annotate node "$node" wk=1 2>&1) && fail "kubectl annotate (PATCH nodes) allowed: $out"
 gq -i forbidden <<<"$out" || fail "kubectl annotate failed but not Forbidden: $out"
 pass "SA kubeconfig: kubectl get nodes works, kubectl annotate is Forbidden"
+kb_node 1
+[ "$(ip netns exec "$(kb_node_ns 1)" curl -sS -m 5 --cacert "$KB_TMP/pki/ca.crt" -H "Authorization: Bearer $tok" \
+      -o /dev/null -w '%{http_code}' "$KB_API/api/v1/nodes")" = 200 ] || fail "node namespace cannot reach the API server"
+pass "a node namespace reaches the API server over the underlay bridge"
 old=${KB_PID[apiserver]}
 t0=$(date +%s.%N)
 kb_restart_apiserver
