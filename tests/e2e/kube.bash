@@ -85,9 +85,10 @@ kb_init() {
   mkdir -p "$KB_TMP"
   trap kb_cleanup EXIT
   # called as `kb_init || rc=$?`, where set -e is off: every step is checked
-  ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 type bridge &&
-    ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up ||
-    { echo "FAIL: cannot set up the underlay namespace $KB_U" >&2; return 1; }
+  if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 type bridge &&
+         ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up; }; then
+    echo "FAIL: cannot set up the underlay namespace $KB_U" >&2; return 1
+  fi
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
@@ -112,7 +113,7 @@ kb_node() {
 # kb_cert NAME CN [O] [SAN]: key + certificate signed by the throw-away CA, in $KB_TMP/pki/NAME.{key,crt}.
 # SAN is an openssl subjectAltName value (server certificates); without it a client certificate.
 kb_cert() {
-  local name=$1 cn=$2 o=${3:-} san=${4:-} d=$KB_TMP/pki subj="/CN=$2" ext
+  local name=$1 o=${3:-} san=${4:-} d=$KB_TMP/pki subj="/CN=$2" ext
   [ -n "$o" ] && subj="/O=$o$subj"
   ext=$d/$name.ext
   if [ -n "$san" ]; then
