@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# podman 4.3 with network_backend = "cni" on a node that holds only weft's plugins.
+#
+# podman runs inside a node (tests/e2e/runtimes.bash: network namespace + private mount
+# namespace) with everything private: containers.conf through CONTAINERS_CONF (cni backend,
+# cni_plugin_dirs = weft's build/bin only, network_config_dir of the test, cgroupfs, file events),
+# storage.conf through CONTAINERS_STORAGE_CONF and --root/--runroot (vfs driver). The networks are
+# podman's own conflists for the cni backend (bridge with host-local, portmap, firewall, tuning):
+# the default network as Debian's podman package ships it, and one that `podman network create`
+# writes; the test checks both chains before using them.
+# Then, on each network, with an image built here and `podman load`ed (no registry):
+#   `podman run -d -p HOSTPORT:80` busybox httpd (on the created network with --ip, the bridge's
+#   ips capability): the container's IP is host-local's reservation, firewall's
+#   CNI-FORWARD/CNI-ADMIN rules accept it, HTTP to the hostPort on the node's address and
+#   127.0.0.1 and to the container IP answers with the test's token;
+#   `podman rm -f` leaves no veth, reservation or rule behind.
+set -euo pipefail
+RT_KIND=p
+. "$(dirname "$0")/runtimes.bash"
+
+: "${WEFT_BIN:?}" "${WEFT_SRC:?}"
+for t in podman conmon runc gcc curl iptables-save; do
+  command -v $t >/dev/null || fail "$t not installed (scripts/deps installs it)"
+done
+rt_require_plugins bridge host-local portmap firewall tuning
+
+RT_RUNC_ROOTS=(/run/runc)            # podman's runc state, inside the node's private /run
+NET=wrtnet
+SUBNET=10.89.7.0/24
+start=$EPOCHREALTIME
+
+pm() {
+  rt_exec env CONTAINERS_CONF="$RT_TMP/containers.conf" \
+    CONTAINERS_STORAGE_CONF="$RT_TMP/storage.conf" CONTAINERS_REGISTRIES_CONF="$RT_TMP/registries.conf" \
+    podman --root "$RT_TMP/storage" --runroot "$RT_TMP/runroot" --storage-driver vfs \
+    --cgroup-manager cgroupfs "$@"
+}
+
+CTR=
+rt_cleanup_runtime() {
+  [ -n "$CTR" ] && pm rm -f -t 0 "$CTR" >/dev/null 2>&1
+  pm rm -a -f -t 0 >/dev/null 2>&1
+}
+
+rt_node_up
+rt_build_images
+
+mkdir -p "$RT_TMP/cni-net.d" "$RT_TMP/tmp"
+cat >"$RT_TMP/containers.conf" <<EOT
+[containers]
+log_driver = "k8s-file"
+# podman asks runc to raise nofile/nproc for root's containers; this machine grants no
+# CAP_SYS_RESOURCE, so ask for limits below the current ones instead
+default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
+[engine]
+cgroup_manager = "cgroupfs"
+events_logger = "file"
+events_logfile_path = "$RT_TMP/events.log"
+runtime = "runc"
+tmp_dir = "$RT_TMP/tmp"
+[network]
+network_backend = "cni"
+cni_plugin_dirs = ["$WEFT_BIN"]
+network_config_dir = "$RT_TMP/cni-net.d"
+EOT
+cat >"$RT_TMP/storage.conf" <<EOT
+[storage]
+driver = "vfs"
+graphroot = "$RT_TMP/storage"
+runroot = "$RT_TMP/runroot"
+EOT
+: >"$RT_TMP/registries.conf"
+
+backend=$(pm info --format '{{.Host.NetworkBackend}}') || fail "podman info"
+[ "$backend" = cni ] || fail "podman network backend is '$backend', not cni"
+pass "podman $(pm version --format '{{.Client.Version}}') in node $RT_NS, network backend cni, plugins from $WEFT_BIN"
+
+pm load -q -i "$RT_TMP/httpd.tar" >/dev/null || fail "podman load"
+pm image exists weft.test/httpd:1 || fail "loaded image not named weft.test/httpd:1: $(pm images)"
+pass "image loaded without a registry"
+
+# --- the two conflists podman uses with the cni backend: the default network "podman" as
+# Debian's podman package installs it (/etc/cni/net.d/87-podman-bridge.conflist, copied into the
+# private config dir), and one that `podman network create` writes itself
+DEFAULT_CONF=/etc/cni/net.d/87-podman-bridge.conflist
+[ -f "$DEFAULT_CONF" ] || fail "$DEFAULT_CONF (shipped by the podman package) is missing"
+cp "$DEFAULT_CONF" "$RT_TMP/cni-net.d/"
+pm network create --subnet "$SUBNET" "$NET" >/dev/null || fail "podman network create"
+[ -f "$RT_TMP/cni-net.d/$NET.conflist" ] || fail "podman wrote no $NET.conflist: $(ls "$RT_TMP/cni-net.d")"
+for conf in "$RT_TMP/cni-net.d/87-podman-bridge.conflist" "$RT_TMP/cni-net.d/$NET.conflist"; do
+  chain=$(jq -r '[.plugins[].type] | join(",")' "$conf")
+  [ "$chain" = bridge,portmap,firewall,tuning ] || fail "$(basename "$conf"): chain is $chain"
+done
+pass "conflists: podman (packaged) and $NET (podman network create), both bridge -> portmap -> firewall -> tuning"
+
+# run_web NAME NETWORK HOSTPORT [podman run args]: a container answering on HOSTPORT, checked
+# (reservation, firewall rules, HTTP), then `podman rm -f` and nothing of it left
+run_web() {
+  local name=$1 net=$2 hostport=$3 conf br ip netdir fw body a t0 t1 id
+  shift 3
+  conf=$(grep -l "\"name\": *\"$net\"" "$RT_TMP"/cni-net.d/*.conflist)
+  br=$(jq -r '.plugins[0].bridge' "$conf")
+  rt_log "podman run --network $net -p $hostport:80 $*"
+  t0=$EPOCHREALTIME
+  CTR=$(pm run -d --name "$name" --network "$net" -p "$hostport:80" --cgroup-parent "/$RT_CG" "$@" \
+        weft.test/httpd:1) || fail "podman run"
+  t1=$EPOCHREALTIME
+  ip=$(pm inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$CTR")
+  netdir=$RT_TMP/var-lib-cni/networks/$net
+  [ -f "$netdir/$ip" ] || fail "container IP '$ip' has no host-local reservation: $(ls "$netdir")"
+  [ "$(head -1 "$netdir/$ip" | tr -d "\r")" = "$CTR" ] || fail "reservation of $ip is not the container's"
+  pass "podman run $(rt_since "$t0" "$t1") s on $net: IP $ip = host-local's reservation for ${CTR:0:12}"
+  WEB_IP=$ip
+
+  fw=$(rt_exec iptables-save -t filter)
+  echo "$fw" | gq -E -- "-A CNI-FORWARD -d $ip/32 .*-j ACCEPT" || fail "firewall: no CNI-FORWARD accept to $ip:
+$fw"
+  echo "$fw" | gq -E -- "-A CNI-FORWARD -s $ip/32 -j ACCEPT" || fail "firewall: no CNI-FORWARD accept from $ip"
+  echo "$fw" | gq -E -- '-A CNI-FORWARD .*-j CNI-ADMIN' || fail "firewall: no CNI-ADMIN jump"
+  pass "firewall: CNI-FORWARD accepts $ip both ways, CNI-ADMIN hooked"
+
+  rt_wait 10 rt_http "http://$ip:80/" || fail "httpd does not answer on $ip:80"
+  [ "$(rt_http "http://$ip:80/")" = "$RT_TOKEN" ] || fail "container IP answered something else"
+  for a in "$RT_ADDR" 127.0.0.1; do
+    body=$(rt_http "http://$a:$hostport/") || fail "no answer on hostPort $a:$hostport"
+    [ "$body" = "$RT_TOKEN" ] || fail "hostPort $a:$hostport answered '$body'"
+  done
+  pass "HTTP: $ip:80, hostPort $RT_ADDR:$hostport and 127.0.0.1:$hostport answer '$RT_TOKEN'"
+
+  t0=$EPOCHREALTIME
+  pm rm -f -t 0 "$CTR" >/dev/null || fail "podman rm -f"
+  t1=$EPOCHREALTIME
+  id=$CTR; CTR=
+  [ -z "$(pm ps -aq)" ] || fail "containers still listed: $(pm ps -a)"
+  rt_assert_clean "$br" "$netdir" "$ip" "$id"
+  [ -z "$(ls -A "$RT_TMP/var-lib-cni/results" 2>/dev/null)" ] ||
+    fail "libcni result cache left: $(ls "$RT_TMP/var-lib-cni/results")"
+  pass "podman rm -f $(rt_since "$t0" "$t1") s: no veth, reservation, cached result or rule left"
+}
+
+run_web web0 podman 18081
+run_web web1 "$NET" 18082 --ip 10.89.7.50
+[ "$WEB_IP" = 10.89.7.50 ] || fail "--ip 10.89.7.50 (the ips capability) gave $WEB_IP"
+pass "--ip reached host-local through the bridge's ips capability"
+
+echo "podman_cni: $(rt_since "$start") s"
