@@ -109,7 +109,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     max_conf_num = 1
 EOT
 rt_log "containerd in node $RT_NS"
-rt_exec containerd --config "$RT_TMP/containerd.toml" >"$RT_TMP/containerd.log" 2>&1 &
+rt_daemon containerd --config "$RT_TMP/containerd.toml" >"$RT_TMP/containerd.log" 2>&1 &
 RT_PIDS+=($!)
 rt_wait 30 ctr_ version || { tail -30 "$RT_TMP/containerd.log" >&2; fail "containerd did not start"; }
 status=$(cri Status '{}') || fail "CRI Status"

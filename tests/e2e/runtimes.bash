@@ -27,8 +27,10 @@ fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
 rt_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
 
-# rt_exec CMD...: CMD inside the node (its network and private mount namespace).
-rt_exec() { nsenter -t "$RT_HOLDER" -m -n -- "$@"; }
+# rt_exec CMD...: CMD inside the node (its network and private mount namespace), killed after
+# 120 s; rt_daemon CMD...: the same without a time limit (run it in the background).
+rt_daemon() { nsenter -t "$RT_HOLDER" -m -n -- "$@"; }
+rt_exec() { timeout -k 5 120 nsenter -t "$RT_HOLDER" -m -n -- "$@"; }
 
 # rt_wait SECONDS CMD...: until CMD succeeds, polling every 0.1 s; fails after SECONDS.
 rt_wait() {
