@@ -13,7 +13,8 @@
 #   one host-local reserved for the sandbox; lo is up in the pod; tbf on the host veth and an ifb
 #   for egress; CreateContainer/StartContainer busybox httpd; HTTP to the hostPort (node address
 #   and 127.0.0.1) and to the pod IP answers with the test's token;
-#   StopPodSandbox + RemovePodSandbox leave no veth, ifb, reservation or rule behind.
+#   containerd restarted with the pod running: the pod keeps its IP and its hostPort answers;
+#   StopPodSandbox + RemovePodSandbox (after that restart) leave no veth, ifb, reservation or rule.
 set -euo pipefail
 RT_KIND=c
 . "$(dirname "$0")/runtimes.bash"
@@ -108,10 +109,15 @@ disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshot
     conf_dir = "$RT_TMP/net.d"
     max_conf_num = 1
 EOT
+CD_PID=
+start_containerd() {
+  rt_daemon containerd --config "$RT_TMP/containerd.toml" >>"$RT_TMP/containerd.log" 2>&1 &
+  CD_PID=$!
+  RT_PIDS+=($CD_PID)
+  rt_wait 30 ctr_ version || { tail -30 "$RT_TMP/containerd.log" >&2; fail "containerd did not start"; }
+}
 rt_log "containerd in node $RT_NS"
-rt_daemon containerd --config "$RT_TMP/containerd.toml" >"$RT_TMP/containerd.log" 2>&1 &
-RT_PIDS+=($!)
-rt_wait 30 ctr_ version || { tail -30 "$RT_TMP/containerd.log" >&2; fail "containerd did not start"; }
+start_containerd
 status=$(cri Status '{}') || fail "CRI Status"
 echo "$status" | jq -e '.status.conditions[] | select(.type=="NetworkReady") | .status == true' \
   >/dev/null || fail "CRI network not ready: $status"
@@ -152,17 +158,22 @@ pod() { nsenter -t "$pid" -n -- "$@"; }
 pod ip -o link show lo | gq 'UP' || fail "lo is not up in the pod (loopback plugin)"
 pod ip -o addr show lo | gq '127.0.0.1/8' || fail "lo has no 127.0.0.1/8 in the pod"
 pod ip -o addr show eth0 | gq "$POD_IP/24" || fail "eth0 of the pod lacks $POD_IP/24"
+if [ "$(pod cat /proc/sys/net/ipv6/conf/lo/disable_ipv6 2>/dev/null)" = 0 ]; then
+  pod ip -o addr show lo | gq '::1/128' || fail "lo has no ::1/128 in the pod"
+fi
 pass "pod netns: lo up with 127.0.0.1/8 (loopback), eth0 $POD_IP/24 (flannel -> bridge)"
 
 hostveth=$(ip -n "$RT_NS" -o link show master cni0 type veth | awk -F': ' '{print $2}' | cut -d@ -f1)
 [ "$(echo "$hostveth" | wc -w)" -eq 1 ] || fail "expected one veth on cni0, got: $hostveth"
-tc -n "$RT_NS" qdisc show dev "$hostveth" | gq 'tbf' || fail "no tbf on $hostveth (ingress shaping)"
+tc -n "$RT_NS" qdisc show dev "$hostveth" | gq 'tbf .*rate 8Mbit' ||
+  fail "no tbf at 8Mbit on $hostveth (ingress): $(tc -n "$RT_NS" qdisc show dev "$hostveth")"
 ifb=$(ip -n "$RT_NS" -o link show type ifb | awk -F': ' '{print $2}' | cut -d@ -f1)
 [ -n "$ifb" ] || fail "no ifb device (egress shaping)"
-tc -n "$RT_NS" qdisc show dev "$ifb" | gq tbf || fail "no tbf on $ifb"
+tc -n "$RT_NS" qdisc show dev "$ifb" | gq 'tbf .*rate 4Mbit' ||
+  fail "no tbf at 4Mbit on $ifb (egress): $(tc -n "$RT_NS" qdisc show dev "$ifb")"
 tc -n "$RT_NS" filter show dev "$hostveth" ingress | gq "mirred.*$ifb" ||
   fail "no mirred redirect $hostveth -> $ifb"
-pass "bandwidth: tbf on $hostveth, ifb $ifb with tbf, mirred redirect from the veth's ingress"
+pass "bandwidth: tbf 8Mbit on $hostveth, ifb $ifb with tbf 4Mbit, mirred redirect from the veth's ingress"
 
 rt_log "CreateContainer / StartContainer"
 ctr_cfg=$(jq -nc '{metadata: {name: "httpd", attempt: 0}, image: {image: "weft.test/httpd:1"},
@@ -179,6 +190,16 @@ for a in "$RT_ADDR" 127.0.0.1; do
   [ "$body" = "$RT_TOKEN" ] || fail "hostPort $a:$HOSTPORT answered '$body'"
 done
 pass "HTTP: pod $POD_IP:80, hostPort $RT_ADDR:$HOSTPORT and 127.0.0.1:$HOSTPORT answer '$RT_TOKEN'"
+
+# a containerd restart (an upgrade) with the pod running: the pod keeps serving, and the
+# teardown below then runs from containerd's persisted sandbox state
+rt_log "containerd restart"
+rt_stop_pid "$CD_PID"
+start_containerd
+rt_wait 10 rt_http "http://$RT_ADDR:$HOSTPORT/" || fail "hostPort dead after a containerd restart"
+[ "$(cri PodSandboxStatus "{\"podSandboxId\":\"$POD_ID\"}" | jq -r .status.network.ip)" = "$POD_IP" ] ||
+  fail "PodSandboxStatus lost the IP across a restart"
+pass "containerd restarted: sandbox still $POD_IP, hostPort still answers"
 
 rt_log "StopPodSandbox / RemovePodSandbox"
 t0=$EPOCHREALTIME
