@@ -10,10 +10,10 @@
 # writes; the test checks both chains before using them.
 # Then, on each network, with an image built here and `podman load`ed (no registry):
 #   `podman run -d -p HOSTPORT:80` busybox httpd (on the created network with --ip, the bridge's
-#   ips capability): the container's IP is host-local's reservation, firewall's
-#   CNI-FORWARD/CNI-ADMIN rules accept it, HTTP to the hostPort on the node's address and
-#   127.0.0.1 and to the container IP answers with the test's token;
-#   `podman rm -f` leaves no veth, reservation or rule behind.
+#   ips capability, and --mac-address, which podman hands to tuning as CNI_ARGS MAC): the IP is
+#   host-local's reservation, firewall's CNI-FORWARD/CNI-ADMIN rules accept it, HTTP to the
+#   hostPort on the node's address and 127.0.0.1 and to the container IP answers with the token;
+#   `podman rm -f` leaves no veth, reservation, tuning state or rule behind.
 set -euo pipefail
 RT_KIND=p
 . "$(dirname "$0")/runtimes.bash"
@@ -111,6 +111,8 @@ run_web() {
   [ "$(head -1 "$netdir/$ip" | tr -d "\r")" = "$CTR" ] || fail "reservation of $ip is not the container's"
   pass "podman run $(rt_since "$t0" "$t1") s on $net: IP $ip = host-local's reservation for ${CTR:0:12}"
   WEB_IP=$ip
+  WEB_MAC=$(pm exec "$CTR" busybox cat /sys/class/net/eth0/address) || fail "podman exec"
+  WEB_TUNING=$({ rt_exec find /run/cni/tuning -type f 2>/dev/null || true; } | wc -l)
 
   fw=$(rt_exec iptables-save -t filter)
   echo "$fw" | gq -E -- "-A CNI-FORWARD -d $ip/32 .*-j ACCEPT" || fail "firewall: no CNI-FORWARD accept to $ip:
@@ -135,12 +137,17 @@ $fw"
   rt_assert_clean "$br" "$netdir" "$ip" "$id"
   [ -z "$(ls -A "$RT_TMP/var-lib-cni/results" 2>/dev/null)" ] ||
     fail "libcni result cache left: $(ls "$RT_TMP/var-lib-cni/results")"
-  pass "podman rm -f $(rt_since "$t0" "$t1") s: no veth, reservation, cached result or rule left"
+  [ -z "$(rt_exec find /run/cni/tuning -type f 2>/dev/null)" ] ||
+    fail "tuning's saved state left: $(rt_exec ls /run/cni/tuning)"
+  pass "podman rm -f $(rt_since "$t0" "$t1") s: no veth, reservation, cached result, tuning state or rule left"
 }
 
 run_web web0 podman 18081
-run_web web1 "$NET" 18082 --ip 10.89.7.50
+MAC=92:e4:a1:3c:5f:07
+run_web web1 "$NET" 18082 --ip 10.89.7.50 --mac-address $MAC
 [ "$WEB_IP" = 10.89.7.50 ] || fail "--ip 10.89.7.50 (the ips capability) gave $WEB_IP"
-pass "--ip reached host-local through the bridge's ips capability"
+[ "$WEB_MAC" = $MAC ] || fail "--mac-address $MAC (tuning, CNI_ARGS MAC) gave eth0 $WEB_MAC"
+[ "$WEB_TUNING" -ge 1 ] || fail "tuning saved no state for the MAC it changed (DEL could not restore it)"
+pass "--ip reached host-local through the bridge's ips capability, --mac-address tuning through CNI_ARGS"
 
 echo "podman_cni: $(rt_since "$start") s"
