@@ -13,7 +13,9 @@
 #   ips capability, and --mac-address, which podman hands to tuning as CNI_ARGS MAC): the IP is
 #   host-local's reservation, firewall's CNI-FORWARD/CNI-ADMIN rules accept it, HTTP to the
 #   hostPort on the node's address and 127.0.0.1 and to the container IP answers with the token;
-#   `podman rm -f` leaves no veth, reservation, tuning state or rule behind.
+#   `podman rm -f` leaves no veth, reservation, tuning state or rule behind;
+# and with `--opt isolate=true` (firewall's ingressPolicy same-bridge) an isolated network's
+# container reaches a plain network's but not another isolated network's.
 set -euo pipefail
 RT_KIND=p
 . "$(dirname "$0")/runtimes.bash"
@@ -149,5 +151,50 @@ run_web web1 "$NET" 18082 --ip 10.89.7.50 --mac-address $MAC
 [ "$WEB_MAC" = $MAC ] || fail "--mac-address $MAC (tuning, CNI_ARGS MAC) gave eth0 $WEB_MAC"
 [ "$WEB_TUNING" -ge 1 ] || fail "tuning saved no state for the MAC it changed (DEL could not restore it)"
 pass "--ip reached host-local through the bridge's ips capability, --mac-address tuning through CNI_ARGS"
+
+# --- `podman network create --opt isolate=true`: firewall's ingressPolicy same-bridge. Between
+# two isolated networks traffic is dropped; from an isolated network to a plain one it passes
+# (the same chains as the reference: CNI-ISOLATION-STAGE-1/-2)
+rt_log "isolate=true: two isolated networks and a plain one"
+for i in 1 2; do
+  pm network create --subnet "10.89.1$i.0/24" --opt isolate=true "wrtiso$i" >/dev/null ||
+    fail "podman network create --opt isolate=true"
+  [ "$(jq -r '.plugins[] | select(.type == "firewall") | .ingressPolicy' \
+        "$RT_TMP/cni-net.d/wrtiso$i.conflist")" = same-bridge ] || fail "wrtiso$i: no ingressPolicy same-bridge"
+done
+declare -A ISO_IP
+for c in isoa:wrtiso1 isob:wrtiso2 plain:"$NET"; do
+  CTR=$(pm run -d --name "${c%%:*}" --network "${c#*:}" --cgroup-parent "/$RT_CG" weft.test/httpd:1) ||
+    fail "podman run ${c%%:*}"
+  ISO_IP[${c%%:*}]=$(pm inspect -f "{{(index .NetworkSettings.Networks \"${c#*:}\").IPAddress}}" "${c%%:*}")
+done
+CTR=
+get_from() { # get_from CONTAINER IP: the body of http://IP/ fetched inside CONTAINER (busybox nc, 2 s)
+  pm exec "$1" busybox sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | busybox timeout 2 busybox nc $2 80" 2>/dev/null |
+    tail -n 1
+}
+for c in isoa isob plain; do
+  rt_wait 10 rt_http "http://${ISO_IP[$c]}:80/" || fail "node cannot reach $c (${ISO_IP[$c]})"
+done
+[ "$(get_from isoa "${ISO_IP[plain]}")" = "$RT_TOKEN" ] ||
+  fail "isolated isoa cannot reach the plain network's ${ISO_IP[plain]} (control)"
+body=$(get_from isoa "${ISO_IP[isob]}" || true)
+[ -z "$body" ] || fail "isoa (wrtiso1) reached isob (wrtiso2) at ${ISO_IP[isob]} despite isolate=true"
+fw=$(rt_exec iptables-save -t filter)
+for i in 1 2; do
+  br=$(jq -r '.plugins[0].bridge' "$RT_TMP/cni-net.d/wrtiso$i.conflist")
+  echo "$fw" | gq -E -- "-A CNI-ISOLATION-STAGE-1 -i $br ! -o $br .*-j CNI-ISOLATION-STAGE-2" ||
+    fail "no CNI-ISOLATION-STAGE-1 rule for $br:
+$fw"
+  echo "$fw" | gq -E -- "-A CNI-ISOLATION-STAGE-2 -o $br .*-j DROP" || fail "no CNI-ISOLATION-STAGE-2 drop for $br"
+done
+pass "isolate=true: isoa -> plain answers, isoa -> isob dropped, node reaches all three"
+pm rm -f -t 0 isoa isob plain >/dev/null || fail "podman rm -f"
+[ -z "$(ip -n "$RT_NS" -o link show type veth)" ] || fail "veth left after podman rm -f"
+for i in 1 2; do
+  [ -z "$(ls "$RT_TMP/var-lib-cni/networks/wrtiso$i" | grep -v -e '^last_reserved_ip' -e '^lock$')" ] ||
+    fail "reservation left on wrtiso$i"
+done
+pass "podman rm -f: no veth or reservation left on the isolated networks"
 
 echo "podman_cni: $(rt_since "$start") s"
