@@ -27,7 +27,7 @@ $PY -c 'import grpc, grpc_tools' 2>/dev/null || fail "python3-grpcio/python3-grp
 rt_require_plugins flannel bridge host-local portmap bandwidth loopback
 PROTO=$("$WEFT_SRC/scripts/cri-api-proto" v1) || fail "no CRI api.proto (scripts/cri-api-proto)"
 
-RT_RUNC_ROOTS=("$RT_TMP/runc")
+RT_RUNC_ROOTS=("$RT_TMP/runc/k8s.io")   # the shim runs runc with --root <Root>/<namespace>
 SOCK=$RT_TMP/containerd.sock
 NET=cbr0
 POD_CIDR=10.42.7.0/24

@@ -1,8 +1,7 @@
 # Shared by tests/e2e/containerd_cri.sh and tests/e2e/podman_cni.sh: a "node" that holds only
 # weft's plugins, built from namespaces so that a container runtime runs on it without changing any
-# host state. The node is a network namespace (lo, which also holds the node's
-# address 198.18.77.1/32, ip_forward on)
-# plus a private mount namespace kept open by a holder process, in which:
+# host state. The node is a network namespace (lo up, also holding the node's address
+# 198.18.77.1/32; ip_forward on) plus a private mount namespace kept open by a holder process:
 #   /sys           a fresh sysfs (this netns's devices) with the host's cgroup tree bound back;
 #   /run           a private tmpfs (runtime sockets, runc state, pod netns files, xtables lock);
 #   /var/lib       a private tmpfs, with /var/lib/cni bound to $RT_TMP/var-lib-cni (leases, result
