@@ -42,8 +42,8 @@ POD_ID=
 rt_cleanup_runtime() {
   [ -S "$SOCK" ] || return 0
   if [ -n "$POD_ID" ]; then
-    cri StopPodSandbox "{\"podSandboxId\":\"$POD_ID\"}" >/dev/null 2>&1
-    cri RemovePodSandbox "{\"podSandboxId\":\"$POD_ID\"}" >/dev/null 2>&1
+    cri --timeout 30 StopPodSandbox "{\"podSandboxId\":\"$POD_ID\"}" >/dev/null 2>&1
+    cri --timeout 30 RemovePodSandbox "{\"podSandboxId\":\"$POD_ID\"}" >/dev/null 2>&1
   fi
 }
 
