@@ -9,8 +9,8 @@
 # the default network as Debian's podman package ships it, and one that `podman network create`
 # writes; the test checks both chains before using them.
 # Then, on each network, with an image built here and `podman load`ed (no registry):
-#   `podman run -d -p HOSTPORT:80` busybox httpd (on the created network with --ip, the bridge's
-#   ips capability, and --mac-address, which podman hands to tuning as CNI_ARGS MAC): the IP is
+#   `podman run -d -p HOSTPORT:80` busybox httpd (on the created network with --ip and
+#   --mac-address, which podman hands to the chain as CNI_ARGS IP= and MAC=): the IP is
 #   host-local's reservation, firewall's CNI-FORWARD/CNI-ADMIN rules accept it, HTTP to the
 #   hostPort on the node's address and 127.0.0.1 and to the container IP answers with the token;
 #   `podman rm -f` leaves no veth, reservation, tuning state or rule behind;
@@ -147,10 +147,10 @@ $fw"
 run_web web0 podman 18081
 MAC=92:e4:a1:3c:5f:07
 run_web web1 "$NET" 18082 --ip 10.89.7.50 --mac-address $MAC
-[ "$WEB_IP" = 10.89.7.50 ] || fail "--ip 10.89.7.50 (the ips capability) gave $WEB_IP"
-[ "$WEB_MAC" = $MAC ] || fail "--mac-address $MAC (tuning, CNI_ARGS MAC) gave eth0 $WEB_MAC"
+[ "$WEB_IP" = 10.89.7.50 ] || fail "--ip 10.89.7.50 (CNI_ARGS IP) gave $WEB_IP"
+[ "$WEB_MAC" = $MAC ] || fail "--mac-address $MAC (CNI_ARGS MAC) gave eth0 $WEB_MAC"
 [ "$WEB_TUNING" -ge 1 ] || fail "tuning saved no state for the MAC it changed (DEL could not restore it)"
-pass "--ip reached host-local through the bridge's ips capability, --mac-address tuning through CNI_ARGS"
+pass "--ip reached host-local and --mac-address eth0 through CNI_ARGS IP=/MAC=, tuning saved its state for DEL"
 
 # --- `podman network create --opt isolate=true`: firewall's ingressPolicy same-bridge. Between
 # two isolated networks traffic is dropped; from an isolated network to a plain one it passes
