@@ -646,7 +646,7 @@ void CmdGc(const cni::CallArgs& a) {
 }
 
 cni::PluginFuncs Funcs() {
-  return {.add = CmdAdd, .del = CmdDel, .check = CmdCheck, .gc = CmdGc, .status = CmdStatus};
+  return {.add = CmdAdd, .del = CmdDel, .check = CmdCheck, .gc = CmdGc, .status = CmdStatus, .min_version = {}};
 }
 
 }  // namespace bridge

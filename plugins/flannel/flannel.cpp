@@ -224,7 +224,7 @@ void CmdStatus(const cni::CallArgs& args) {
 }
 
 cni::PluginFuncs Funcs() {
-  return {.add = CmdAdd, .del = CmdDel, .check = CmdCheck, .gc = CmdGc, .status = CmdStatus};
+  return {.add = CmdAdd, .del = CmdDel, .check = CmdCheck, .gc = CmdGc, .status = CmdStatus, .min_version = {}};
 }
 
 }  // namespace flannel
