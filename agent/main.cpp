@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
     Agent agent(o, rt, manager, MakeBackend);
     std::unique_ptr<HealthServer> health;
     if (o.healthz_port > 0)
-      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); });
+      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); },
+                                              [&] { return rt.metrics().Render(); });
     std::thread sig([&] {
       int s = 0;
       sigwait(&set, &s);

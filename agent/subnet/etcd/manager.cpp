@@ -16,6 +16,8 @@ using Clock = std::chrono::steady_clock;
 EtcdSubnetManager::EtcdSubnetManager(EtcdManagerOptions opts, Runtime& rt)
     : opts_(std::move(opts)), rt_(rt), etcd_(opts_.etcd) {
   while (!opts_.prefix.empty() && opts_.prefix.back() == '/') opts_.prefix.pop_back();
+  rt_.metrics().RegisterStore("etcd");
+  etcd_.SetErrorHook([this] { rt_.metrics().StoreRequestError("etcd"); });
 }
 
 NetworkConfig EtcdSubnetManager::GetNetworkConfig() {
@@ -147,11 +149,14 @@ void EtcdSubnetManager::WatchLeases(const std::function<void(LeaseEvent)>& sink)
       if (end == EtcdClient::WatchEnd::kStopped) return;
       if (end == EtcdClient::WatchEnd::kCompacted) {
         Log('W', "watch revision " + std::to_string(rev + 1) + " was compacted; listing again");
+        rt_.metrics().WatchRestart("etcd", "compacted");
         continue;
       }
       Log('W', "etcd watch disconnected; reconnecting");
+      rt_.metrics().WatchRestart("etcd", "disconnected");
     } catch (const cni::Error& e) {
       Log('E', "etcd watch: " + e.msg());
+      rt_.metrics().WatchRestart("etcd", "error");
     }
     rt_.SleepFor(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
