@@ -81,7 +81,8 @@ void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   if (previous && *previous != own_.subnet)
     Log('W', "subnet changed from " + previous->String() + " to " + own_.subnet.String() +
                  ": pods on the old cni0 subnet need the bridge re-created");
-  const std::string env = RenderSubnetEnv(cfg_.network, own_.subnet, mtu_, opts_.ip_masq);
+  const std::string env =
+      RenderSubnetEnv(cfg_.network, own_.subnet, mtu_, opts_.ip_masq, cfg_.ipv6_network, own_.subnet6);
   size_t slash = opts_.subnet_file.rfind('/');
   if (slash != std::string::npos && slash > 0) cni::EnsureDir(opts_.subnet_file.substr(0, slash), 0755);
   cni::WriteFileAtomic(opts_.subnet_file, env, 0644);

@@ -1,6 +1,8 @@
 // The flannel network config (flanneld's subnet.Config: <prefix>/config in etcd, net-conf.json
 // in Kubernetes mode) with
-// CheckNetworkConfig's defaults and validation, and the backend settings (vxlan, host-gw).
+// CheckNetworkConfig's defaults and validation for each enabled family (IPv4: Network,
+// SubnetLen/Min/Max; IPv6: IPv6Network, IPv6SubnetLen/Min/Max), and the backend settings
+// (vxlan, host-gw).
 // Keys match case-insensitively, like Go's encoding/json.
 #pragma once
 
@@ -27,9 +29,12 @@ struct NetworkConfig {
   bool enable_ipv4 = true;
   bool enable_ipv6 = false;
   bool enable_nftables = false;
-  cni::IPNet network;  // masked
+  cni::IPNet network;  // masked; invalid when !enable_ipv4
   int subnet_len = 0;
   cni::IP subnet_min, subnet_max;
+  cni::IPNet ipv6_network;  // masked; invalid when !enable_ipv6
+  int ipv6_subnet_len = 0;
+  cni::IP ipv6_subnet_min, ipv6_subnet_max;
   BackendConfig backend;
 };
 
