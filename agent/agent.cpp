@@ -134,7 +134,8 @@ bool Agent::Handle(const LeaseEvent& e) {
       auto it = peers_.find(l.Key());
       bool known = it != peers_.end() && it->second.attrs == l.attrs;
       peers_[l.Key()] = l;
-      if (!known) Log('I', "peer " + l.String() + " at " + l.attrs.public_ip.String());
+      if (!known)
+        Log('I', "peer " + l.String() + " at " + l.attrs.public_ip.String() + (l.source.empty() ? "" : " (" + l.source + ")"));
       backend_->AddPeer(l);
       return true;
     }
