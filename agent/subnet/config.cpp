@@ -17,45 +17,51 @@ namespace {
 
 [[noreturn]] void Fail(const std::string& msg) { throw cni::Error(cni::kInvalidNetworkConfig, msg); }
 
-// The per-family constants and texts of CheckNetworkConfig.
+// The per-family keys, constants and texts of ParseConfig and CheckNetworkConfig.
 struct Family {
   int version;                             // 4 or 6
   const char *network, *len, *min, *max;  // config keys
   int max_len, max_network_prefix, default_len_up_to, default_len;
-  const char *network_error, *len_error, *small_error, *min_range, *max_range;
+  const char *cidr_error, *network_error, *len_error, *small_error, *min_range, *max_range;
 };
 
 constexpr Family kV4 = {4, "Network", "SubnetLen", "SubnetMin", "SubnetMax", 30, 28, 22, 24,
+                        "invalid IPv4 CIDR format",
                         "please define a correct Network parameter in the flannel config",
                         "SubnetLen must be less than /31",
                         "network is too small. Minimum useful network prefix is /28",
                         "SubnetMin is not in the range of the Network", "SubnetMax is not in the range of the Network"};
 constexpr Family kV6 = {6, "IPv6Network", "IPv6SubnetLen", "IPv6SubnetMin", "IPv6SubnetMax", 126, 124, 62, 64,
+                        "invalid IPv6 CIDR format",
                         "please define a correct IPv6Network parameter in the flannel config",
                         "SubnetLen must be less than /127",
                         "IPv6Network is too small. Minimum useful network prefix is /124",
                         "IPv6SubnetMin is not in the range of the IPv6Network",
                         "IPv6SubnetMax is not in the range of the IPv6Network"};
 
-// An address field of the family; absent, null or the zero address (Go's zero value and
-// ip.IsEmpty) mean "use the default".
-std::optional<cni::IP> AddressField(const cni::Decoder& d, const Family& f, const char* key) {
-  auto s = d.String(key);
-  if (!s) return std::nullopt;
-  auto ip = cni::IP::Parse(*s);
-  if (!ip || ip->family() != f.version) Fail("invalid " + std::string(key) + " \"" + *s + "\" in the flannel config");
-  if (ip->IsUnspecified()) return std::nullopt;
-  return ip;
+// ParseConfig's part of a family: the fields as given (absent: invalid, 0).
+void ParseFamily(const cni::Decoder& d, const Family& f, cni::IPNet& network, int& len, cni::IP& min, cni::IP& max) {
+  if (auto net = d.String(f.network); net && !net->empty()) {
+    auto n = cni::IPNet::Parse(*net);
+    if (!n) Fail("invalid CIDR address: " + *net);
+    if (n->ip.family() != f.version) Fail(f.cidr_error);
+    network = n->Masked();
+  }
+  len = static_cast<int>(d.Int(f.len, "uint").value_or(0));
+  for (auto [key, out] : {std::pair{f.min, &min}, std::pair{f.max, &max}}) {
+    auto s = d.String(key);
+    if (!s) continue;
+    auto ip = cni::IP::Parse(*s);
+    if (!ip || ip->family() != f.version) Fail("invalid " + std::string(key) + " \"" + *s + "\" in the flannel config");
+    *out = *ip;
+  }
 }
 
-// CheckNetworkConfig for one family: the network, the subnet length (given or defaulted), and
-// the first and last subnet to hand out (given or defaulted: the second and the last subnet).
-void CheckFamily(const cni::Decoder& d, const Family& f, cni::IPNet& network, int& len, cni::IP& min, cni::IP& max) {
-  std::string net = d.String(f.network).value_or("");
-  auto n = cni::IPNet::Parse(net);
-  if (net.empty() || !n || n->ip.family() != f.version) Fail(f.network_error);
-  network = n->Masked();
-  len = static_cast<int>(d.Int(f.len, "uint").value_or(0));
+// CheckNetworkConfig for one family: the network required, the subnet length (given or
+// defaulted), and the first and last subnet to hand out (given or defaulted: the second and the
+// last subnet; Go's zero address, absent or written out, means "default").
+void CheckFamily(const Family& f, const cni::IPNet& network, int& len, cni::IP& min, cni::IP& max) {
+  if (!network.ip.valid()) Fail(f.network_error);
   if (len > 0) {
     if (len > f.max_len) Fail(f.len_error);
     if (len < network.prefix + 2) Fail("network must be able to accommodate at least four subnets");
@@ -63,15 +69,13 @@ void CheckFamily(const cni::Decoder& d, const Family& f, cni::IPNet& network, in
     if (network.prefix > f.max_network_prefix) Fail(f.small_error);
     len = network.prefix <= f.default_len_up_to ? f.default_len : network.prefix + 2;
   }
-  if (auto ip = AddressField(d, f, f.min)) {
-    if (!network.Contains(*ip)) Fail(f.min_range);
-    min = *ip;
+  if (min.valid() && !min.IsUnspecified()) {
+    if (!network.Contains(min)) Fail(f.min_range);
   } else {
     min = cni::IPNet{network.ip, len}.NextBlock().ip;
   }
-  if (auto ip = AddressField(d, f, f.max)) {
-    if (!network.Contains(*ip)) Fail(f.max_range);
-    max = *ip;
+  if (max.valid() && !max.IsUnspecified()) {
+    if (!network.Contains(max)) Fail(f.max_range);
   } else {
     max = network.Broadcast().Masked(len);
   }
@@ -81,7 +85,7 @@ void CheckFamily(const cni::Decoder& d, const Family& f, cni::IPNet& network, in
 
 }  // namespace
 
-NetworkConfig ParseNetworkConfig(std::string_view json_text) {
+NetworkConfig ParseConfig(std::string_view json_text) {
   cni::Json j = cni::ParseJson(json_text, "error parsing subnet config");
   cni::Decoder d(j, "Config");
   NetworkConfig c;
@@ -109,9 +113,20 @@ NetworkConfig ParseNetworkConfig(std::string_view json_text) {
   if (c.backend.vni < 0 || c.backend.vni > 0xffffff) Fail("invalid VXLAN VNI " + std::to_string(c.backend.vni));
   if (c.backend.port < 0 || c.backend.port > 65535) Fail("invalid VXLAN port " + std::to_string(c.backend.port));
 
-  // CheckNetworkConfig, for each enabled family.
-  if (c.enable_ipv4) CheckFamily(d, kV4, c.network, c.subnet_len, c.subnet_min, c.subnet_max);
-  if (c.enable_ipv6) CheckFamily(d, kV6, c.ipv6_network, c.ipv6_subnet_len, c.ipv6_subnet_min, c.ipv6_subnet_max);
+  // Both families are decoded whatever is enabled, as Go's json.Unmarshal does.
+  ParseFamily(d, kV4, c.network, c.subnet_len, c.subnet_min, c.subnet_max);
+  ParseFamily(d, kV6, c.ipv6_network, c.ipv6_subnet_len, c.ipv6_subnet_min, c.ipv6_subnet_max);
+  return c;
+}
+
+void CheckNetworkConfig(NetworkConfig& c) {
+  if (c.enable_ipv4) CheckFamily(kV4, c.network, c.subnet_len, c.subnet_min, c.subnet_max);
+  if (c.enable_ipv6) CheckFamily(kV6, c.ipv6_network, c.ipv6_subnet_len, c.ipv6_subnet_min, c.ipv6_subnet_max);
+}
+
+NetworkConfig ParseNetworkConfig(std::string_view json_text) {
+  NetworkConfig c = ParseConfig(json_text);
+  CheckNetworkConfig(c);
   return c;
 }
 

@@ -29,17 +29,24 @@ struct NetworkConfig {
   bool enable_ipv4 = true;
   bool enable_ipv6 = false;
   bool enable_nftables = false;
-  cni::IPNet network;  // masked; invalid when !enable_ipv4
+  cni::IPNet network;  // masked; invalid when absent
   int subnet_len = 0;
   cni::IP subnet_min, subnet_max;
-  cni::IPNet ipv6_network;  // masked; invalid when !enable_ipv6
+  cni::IPNet ipv6_network;  // masked; invalid when absent
   int ipv6_subnet_len = 0;
   cni::IP ipv6_subnet_min, ipv6_subnet_max;
   BackendConfig backend;
 };
 
-/// Parses and validates like flanneld's ParseConfig + CheckNetworkConfig; throws cni::Error
-/// (kInvalidNetworkConfig) with flanneld's messages.
+/// flanneld's ParseConfig: the fields as given (networks, subnet lengths and bounds may be
+/// absent: invalid IPs, 0), EnableIPv4 true by default, the backend settings checked. The kube
+/// manager uses it alone (net-conf.json gets no CheckNetworkConfig defaults in flanneld's kube
+/// mode). Throws cni::Error (kInvalidNetworkConfig) with flanneld's messages.
+NetworkConfig ParseConfig(std::string_view json_text);
+/// CheckNetworkConfig, for each enabled family: the network required, SubnetLen/SubnetMin/
+/// SubnetMax (IPv6SubnetLen/Min/Max) defaults and checks.
+void CheckNetworkConfig(NetworkConfig& c);
+/// ParseConfig + CheckNetworkConfig, as the etcd manager does.
 NetworkConfig ParseNetworkConfig(std::string_view json_text);
 
 }  // namespace weft::agent

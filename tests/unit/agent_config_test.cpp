@@ -102,17 +102,19 @@ TEST_CASE("agent config: IPv6 defaults like flanneld", "[agent][config][dualstac
   CHECK(c.ipv6_subnet_len == 60);
   CHECK(c.ipv6_subnet_min.String() == "2001:cafe:42:10::");
   CHECK(c.ipv6_subnet_max.String() == "2001:cafe:42:f0::");
-  // IPv6 keys are ignored while EnableIPv6 is off
-  c = ParseNetworkConfig(R"({"Network":"10.3.0.0/16","IPv6Network":"bogus","Backend":{"Type":"vxlan"}})");
+  // IPv6 keys are decoded while EnableIPv6 is off (Go's json.Unmarshal), but get no defaults
+  c = ParseNetworkConfig(R"({"Network":"10.3.0.0/16","IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}})");
   CHECK_FALSE(c.enable_ipv6);
-  CHECK_FALSE(c.ipv6_network.ip.valid());
+  CHECK(c.ipv6_network.String() == "fc00::/48");
+  CHECK(c.ipv6_subnet_len == 0);
+  CHECK(ErrorOf(R"({"Network":"10.3.0.0/16","IPv6Network":"bogus","Backend":{"Type":"vxlan"}})") ==
+        "invalid CIDR address: bogus");
 }
 
 TEST_CASE("agent config: flanneld's IPv6 validation errors", "[agent][config][dualstack]") {
   const std::string v6only = R"("EnableIPv4":false,"EnableIPv6":true,"Backend":{"Type":"vxlan"})";
   CHECK(ErrorOf("{" + v6only + "}") == "please define a correct IPv6Network parameter in the flannel config");
-  CHECK(ErrorOf(R"({"IPv6Network":"10.0.0.0/8",)" + v6only + "}") ==
-        "please define a correct IPv6Network parameter in the flannel config");
+  CHECK(ErrorOf(R"({"IPv6Network":"10.0.0.0/8",)" + v6only + "}") == "invalid IPv6 CIDR format");
   CHECK(ErrorOf(R"({"IPv6Network":"fd00::/125",)" + v6only + "}") ==
         "IPv6Network is too small. Minimum useful network prefix is /124");
   CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetLen":127,)" + v6only + "}") ==
