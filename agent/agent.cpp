@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "agent/subnet/subnet_env.h"
 #include "cni/error.h"
@@ -80,7 +81,8 @@ void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   if (previous && *previous != own_.subnet)
     Log('W', "subnet changed from " + previous->String() + " to " + own_.subnet.String() +
                  ": pods on the old cni0 subnet need the bridge re-created");
-  const std::string env = RenderSubnetEnv(cfg_.network, own_.subnet, mtu_, opts_.ip_masq);
+  const std::string env =
+      RenderSubnetEnv(cfg_.network, own_.subnet, mtu_, opts_.ip_masq, cfg_.ipv6_network, own_.subnet6);
   size_t slash = opts_.subnet_file.rfind('/');
   if (slash != std::string::npos && slash > 0) cni::EnsureDir(opts_.subnet_file.substr(0, slash), 0755);
   cni::WriteFileAtomic(opts_.subnet_file, env, 0644);
@@ -99,12 +101,12 @@ void Agent::ReacquireOwn(const std::string& why) {
 void Agent::Push(LeaseEvent e) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(e));
+    queue_.push_back({std::move(e), Clock::now()});
   }
   cv_.notify_all();
 }
 
-void Agent::Handle(const LeaseEvent& e) {
+bool Agent::Handle(const LeaseEvent& e) {
   const std::string own_key = own_.Key();
   switch (e.kind) {
     case LeaseEvent::kSnapshot: {
@@ -120,40 +122,43 @@ void Agent::Handle(const LeaseEvent& e) {
       for (const auto& [k, l] : peers_) all.push_back(l);
       backend_->SetPeers(all);
       if (!own_present) ReacquireOwn("is gone from the store");
-      break;
+      return true;
     }
     case LeaseEvent::kAdded: {
       const Lease& l = e.leases.front();
       if (l.Key() == own_key) {
         if (l.attrs.public_ip != own_attrs_.public_ip)
           Log('E', "own subnet " + l.String() + " was written by " + l.attrs.public_ip.String());
-        break;
+        return false;
       }
       auto it = peers_.find(l.Key());
       bool known = it != peers_.end() && it->second.attrs == l.attrs;
       peers_[l.Key()] = l;
-      if (!known) Log('I', "peer " + l.String() + " at " + l.attrs.public_ip.String());
+      if (!known)
+        Log('I', "peer " + l.String() + " at " + l.attrs.public_ip.String() + (l.source.empty() ? "" : " (" + l.source + ")"));
       backend_->AddPeer(l);
-      break;
+      return true;
     }
     case LeaseEvent::kRemoved: {
       const Lease& l = e.leases.front();
       if (l.Key() == own_key) {
         ReacquireOwn("was revoked");
-        break;
+        return false;
       }
       auto it = peers_.find(l.Key());
-      if (it == peers_.end()) break;
+      if (it == peers_.end()) return false;
       Log('I', "peer " + l.String() + " removed");
       backend_->RemovePeer(it->second);
       peers_.erase(it);
-      break;
+      return true;
     }
   }
+  return false;
 }
 
 void Agent::CheckDataplane() {
   CheckResult r = backend_->Check();
+  if (r.repaired) rt_.metrics().DataplaneRepairs(r.repaired);
   if (r.backend_data) {
     own_attrs_.backend_data = *r.backend_data;
     own_.attrs = own_attrs_;
@@ -187,7 +192,7 @@ void Agent::Run() {
   auto next_check = Clock::now() + std::chrono::seconds(opts_.iptables_resync_s);
   bool first_snapshot = false;
   while (!rt_.stopped()) {
-    std::deque<LeaseEvent> batch;
+    std::deque<Queued> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_until(lock, std::min(renew_at_, next_check), [&] { return rt_.stopped() || !queue_.empty(); });
@@ -195,10 +200,11 @@ void Agent::Run() {
     }
     // Every event of a wake-up lands in one data-plane batch (one ip and one bridge run for
     // a burst of a thousand leases).
-    for (const LeaseEvent& e : batch) {
+    std::vector<Clock::time_point> peer_events;
+    for (const Queued& q : batch) {
       try {
-        Handle(e);
-        if (e.kind == LeaseEvent::kSnapshot) first_snapshot = true;
+        if (Handle(q.event)) peer_events.push_back(q.received);
+        if (q.event.kind == LeaseEvent::kSnapshot) first_snapshot = true;
       } catch (const cni::Error& err) {
         Log('E', "handling lease event: " + err.msg());
       }
@@ -208,12 +214,20 @@ void Agent::Run() {
     } catch (const cni::Error& err) {
       Log('E', "programming peers: " + err.msg());
     }
+    if (!peer_events.empty()) {
+      const auto done = Clock::now();
+      for (auto t : peer_events) rt_.metrics().ObserveEventToKernel(done - t);
+      rt_.metrics().SetPeers(peers_.size(), backend_->ProgrammedPeers());
+    }
     auto now = Clock::now();
     if (now >= renew_at_) RenewLease();
     if (now >= next_check) {
       if (rules_) {
         try {
-          if (auto missing = rules_->Resync()) Log('W', "iptables rules were missing (" + *missing + "); restored");
+          if (auto missing = rules_->Resync()) {
+            Log('W', "iptables rules were missing (" + *missing + "); restored");
+            rt_.metrics().IptablesRepair();
+          }
           rules_error_.reset();
         } catch (const cni::Error& err) {
           rules_error_ = "iptables: " + err.msg();

@@ -53,7 +53,8 @@ class Agent {
   void ConfigureOwnSubnet(std::optional<cni::IPNet> previous);
   void ReacquireOwn(const std::string& why);
   void Push(LeaseEvent e);
-  void Handle(const LeaseEvent& e);
+  /// Returns whether the event was about peers (and so leads to kernel entries).
+  bool Handle(const LeaseEvent& e);
   void CheckDataplane();  // periodic: the backend's check, republishing what it changed
 
   LoopOptions opts_;
@@ -74,7 +75,11 @@ class Agent {
 
   std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<LeaseEvent> queue_;
+  struct Queued {
+    LeaseEvent event;
+    std::chrono::steady_clock::time_point received;  // for the event-to-kernel histogram
+  };
+  std::deque<Queued> queue_;
 };
 
 }  // namespace weft::agent

@@ -22,7 +22,7 @@ struct AgentOptions : LoopOptions {
   std::string healthz_ip = "0.0.0.0";
   int healthz_port = 0;
   /// The etcd manager's part.
-  EtcdManagerOptions EtcdManager() const { return {etcd, prefix, lease_ttl_s}; }
+  EtcdManagerOptions EtcdManager() const { return {etcd, prefix, lease_ttl_s, std::nullopt}; }
 };
 
 /// Parses `args` (args[0] is the program name) into `out`. Returns nullopt when weftd should run,

@@ -13,7 +13,9 @@
 #include "agent/healthz.h"
 #include "agent/runtime.h"
 #include "agent/subnet/etcd/manager.h"
+#include "agent/subnet/subnet_env.h"
 #include "cni/error.h"
+#include "cni/files.h"
 
 int main(int argc, char** argv) {
   using namespace weft::agent;
@@ -32,11 +34,14 @@ int main(int argc, char** argv) {
 
   try {
     Runtime rt;
-    EtcdSubnetManager manager(o.EtcdManager(), rt);
+    EtcdManagerOptions etcd = o.EtcdManager();
+    if (auto env = cni::ReadFile(o.subnet_file)) etcd.previous_subnet6 = ReadPreviousSubnet(*env, 6);
+    EtcdSubnetManager manager(etcd, rt);
     Agent agent(o, rt, manager, MakeBackend);
     std::unique_ptr<HealthServer> health;
     if (o.healthz_port > 0)
-      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); });
+      health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); },
+                                              [&] { return rt.metrics().Render(); });
     std::thread sig([&] {
       int s = 0;
       sigwait(&set, &s);

@@ -40,6 +40,7 @@ void Runtime::SetNotReady(std::string reason) {
     if (not_ready_ == reason) return;
     not_ready_ = reason;
   }
+  metrics_.SetReady(reason.empty());
   if (reason.empty()) Log('I', "ready");
   else Log('W', "not ready: " + reason);
 }

@@ -1,5 +1,5 @@
 // What every part of weftd shares at run time: the log line format, the stop signal that ends
-// every retry loop and wait, and the readiness reason /readyz reports. The control loop, the
+// every retry loop and wait, the readiness reason /readyz reports, and the /metrics values. The control loop, the
 // subnet managers and main() hold one Runtime; nothing here knows a store or a backend.
 #pragma once
 
@@ -9,6 +9,8 @@
 #include <mutex>
 #include <optional>
 #include <string>
+
+#include "agent/metrics.h"
 
 namespace weft::agent {
 
@@ -29,11 +31,15 @@ class Runtime {
   /// nullopt when ready; the reason otherwise.
   std::optional<std::string> NotReadyReason() const;
 
+  Metrics& metrics() { return metrics_; }
+  const Metrics& metrics() const { return metrics_; }
+
  private:
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::string not_ready_ = "starting";
+  Metrics metrics_;
 };
 
 }  // namespace weft::agent

@@ -73,6 +73,7 @@ class EntryBackend : public Backend {
   virtual PeerEntries EntriesFor(const Lease& peer) const = 0;
   /// The own subnet: its route (if any) is not a peer's and is left alone by reconciliation.
   void SetOwnSubnet(const cni::IPNet& sn) { own_subnet_ = sn; }
+  const cni::IPNet& own_subnet() const { return own_subnet_; }
   /// Dumps the kernel and applies what differs from the programmed peers; returns how many
   /// entries were restored or removed. Does nothing before the first SetPeers.
   size_t RepairEntries();

@@ -1,6 +1,8 @@
 // The flannel network config (flanneld's subnet.Config: <prefix>/config in etcd, net-conf.json
 // in Kubernetes mode) with
-// CheckNetworkConfig's defaults and validation, and the backend settings (vxlan, host-gw).
+// CheckNetworkConfig's defaults and validation for each enabled family (IPv4: Network,
+// SubnetLen/Min/Max; IPv6: IPv6Network, IPv6SubnetLen/Min/Max), and the backend settings
+// (vxlan, host-gw).
 // Keys match case-insensitively, like Go's encoding/json.
 #pragma once
 
@@ -27,14 +29,24 @@ struct NetworkConfig {
   bool enable_ipv4 = true;
   bool enable_ipv6 = false;
   bool enable_nftables = false;
-  cni::IPNet network;  // masked
+  cni::IPNet network;  // masked; invalid when absent
   int subnet_len = 0;
   cni::IP subnet_min, subnet_max;
+  cni::IPNet ipv6_network;  // masked; invalid when absent
+  int ipv6_subnet_len = 0;
+  cni::IP ipv6_subnet_min, ipv6_subnet_max;
   BackendConfig backend;
 };
 
-/// Parses and validates like flanneld's ParseConfig + CheckNetworkConfig; throws cni::Error
-/// (kInvalidNetworkConfig) with flanneld's messages.
+/// flanneld's ParseConfig: the fields as given (networks, subnet lengths and bounds may be
+/// absent: invalid IPs, 0), EnableIPv4 true by default, the backend settings checked. The kube
+/// manager uses it alone (net-conf.json gets no CheckNetworkConfig defaults in flanneld's kube
+/// mode). Throws cni::Error (kInvalidNetworkConfig) with flanneld's messages.
+NetworkConfig ParseConfig(std::string_view json_text);
+/// CheckNetworkConfig, for each enabled family: the network required, SubnetLen/SubnetMin/
+/// SubnetMax (IPv6SubnetLen/Min/Max) defaults and checks.
+void CheckNetworkConfig(NetworkConfig& c);
+/// ParseConfig + CheckNetworkConfig, as the etcd manager does.
 NetworkConfig ParseNetworkConfig(std::string_view json_text);
 
 }  // namespace weft::agent

@@ -47,7 +47,8 @@ std::optional<LeaseAttrs> ParseLeaseAttrs(std::string_view json_text) {
 }
 
 std::string MakeSubnetKey(const cni::IPNet& subnet, const cni::IPNet& subnet6) {
-  std::string k = subnet.ip.String() + "-" + std::to_string(subnet.prefix);
+  // An IPv6-only lease keeps flanneld's zero IPv4 part: "0.0.0.0-0&fc00:0:0:1::-64".
+  std::string k = subnet.ip.valid() ? subnet.ip.String() + "-" + std::to_string(subnet.prefix) : "0.0.0.0-0";
   if (subnet6.ip.valid()) k += "&" + subnet6.ip.String() + "-" + std::to_string(subnet6.prefix);
   return k;
 }
@@ -85,6 +86,7 @@ std::optional<SubnetKey> ParseSubnetKey(std::string_view key) {
     auto v6 = ParsePart(key.substr(amp + 1), 6);
     if (!v6) return std::nullopt;
     k.subnet6 = *v6;
+    if (k.subnet.prefix == 0 && k.subnet.ip.IsUnspecified()) k.subnet = {};  // IPv6-only
   }
   return k;
 }

@@ -5,7 +5,7 @@
 // value, and the Kubernetes backend-data annotation is the BackendData bytes). The subnet key
 // form of flanneld's MakeSubnetKey ("10.5.52.0-24", "10.5.52.0-24&fc00:0:0:1::-64") names a
 // lease for etcd keys, maps and logs. weftd programs the IPv4 side only for now; the v6 fields
-// are carried so the stores keep them.
+// are carried so the stores keep them, and the etcd manager allocates both families.
 #pragma once
 
 #include <chrono>
@@ -49,13 +49,14 @@ std::string MarshalLeaseAttrs(const LeaseAttrs& a);
 /// Backend data is kept as compact JSON (Go re-marshals json.RawMessage compacted).
 std::optional<LeaseAttrs> ParseLeaseAttrs(std::string_view json_text);
 
-/// flanneld's MakeSubnetKey: "10.5.52.0-24", and "&<v6>-<len>" appended for a v6 subnet.
+/// flanneld's MakeSubnetKey: "10.5.52.0-24", and "&<v6>-<len>" appended for a v6 subnet; an
+/// IPv6-only lease has the zero IPv4 part "0.0.0.0-0".
 std::string MakeSubnetKey(const cni::IPNet& subnet, const cni::IPNet& subnet6 = {});
 struct SubnetKey {
   cni::IPNet subnet, subnet6;  // subnet6.ip invalid when the key has no v6 part
 };
 /// ParseSubnetKey of a key or a whole etcd path ("…/subnets/10.5.52.0-24&fc00:0:0:1::-64");
-/// nullopt when it is not that form.
+/// nullopt when it is not that form. "0.0.0.0-0&<v6>" gives an IPv6-only key (subnet invalid).
 std::optional<SubnetKey> ParseSubnetKey(std::string_view key);
 
 }  // namespace weft::agent

@@ -3,14 +3,19 @@
 
 namespace weft::agent {
 
-std::string RenderSubnetEnv(const cni::IPNet& network, const cni::IPNet& subnet, int mtu, bool ipmasq) {
-  cni::IPNet first{subnet.ip.Next(), subnet.prefix};
-  return "FLANNEL_NETWORK=" + network.String() + "\nFLANNEL_SUBNET=" + first.String() +
-         "\nFLANNEL_MTU=" + std::to_string(mtu) + "\nFLANNEL_IPMASQ=" + (ipmasq ? "true" : "false") +
-         "\n";
+std::string RenderSubnetEnv(const cni::IPNet& network, const cni::IPNet& subnet, int mtu, bool ipmasq,
+                            const cni::IPNet& network6, const cni::IPNet& subnet6) {
+  std::string s;
+  if (network.ip.valid())
+    s += "FLANNEL_NETWORK=" + network.String() + "\nFLANNEL_SUBNET=" + cni::IPNet{subnet.ip.Next(), subnet.prefix}.String() + "\n";
+  if (network6.ip.valid())
+    s += "FLANNEL_IPV6_NETWORK=" + network6.String() + "\nFLANNEL_IPV6_SUBNET=" +
+         cni::IPNet{subnet6.ip.Next(), subnet6.prefix}.String() + "\n";
+  return s + "FLANNEL_MTU=" + std::to_string(mtu) + "\nFLANNEL_IPMASQ=" + (ipmasq ? "true" : "false") + "\n";
 }
 
-std::optional<cni::IPNet> ReadPreviousSubnet(std::string_view text) {
+std::optional<cni::IPNet> ReadPreviousSubnet(std::string_view text, int family) {
+  const std::string_view want = family == 6 ? "FLANNEL_IPV6_SUBNET" : "FLANNEL_SUBNET";
   size_t pos = 0;
   while (pos <= text.size()) {
     size_t nl = text.find('\n', pos);
@@ -27,12 +32,12 @@ std::optional<cni::IPNet> ReadPreviousSubnet(std::string_view text) {
     std::string key = line.substr(0, eq), val = line.substr(eq + 1);
     trim(key);
     trim(val);
-    if (key != "FLANNEL_SUBNET") continue;
+    if (key != want) continue;
     if (val.size() >= 2 && (val[0] == '"' || val[0] == '\'') && val.back() == val[0])
       val = val.substr(1, val.size() - 2);
     if (val.find(',') != std::string::npos) return std::nullopt;  // several CIDRs: ignored
     auto sn = cni::IPNet::Parse(val);
-    if (!sn || !sn->ip.is4()) return std::nullopt;
+    if (!sn || sn->ip.family() != family) return std::nullopt;
     return sn->Masked();
   }
   return std::nullopt;

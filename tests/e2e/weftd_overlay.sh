@@ -2,8 +2,8 @@
 # e2e: etcd + three weftd nodes on one underlay bridge, pods through the CNI chain, HTTP across
 # the VXLAN overlay, a capture of UDP 8472, a lost lease race retried, watch reconnect and resync
 # after a compaction, lease removal and start-up cleanup on the peers, the FDB entry of a peer's
-# old MAC removed, /readyz reasons, and a weftd restart that keeps pod traffic flowing (measured
-# gap < 1 s).
+# old MAC removed, /readyz reasons, /metrics counters that move with the events, and a weftd
+# restart that keeps pod traffic flowing (measured gap < 1 s).
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -151,6 +151,16 @@ restored || fail "kernel entries not restored: $(tail -3 "$OV_TMP/n2/weftd.log")
 [ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after flannel.1 was re-created"
 gq "data plane drifted" "$OV_TMP/n1/weftd.log" || fail "node 1 did not log the repair"
 pass "deleted route, ARP entry and VXLAN device restored (same VtepMAC)"
+# metric N NAME: the value of one sample of node N's /metrics (empty when absent)
+metric() { ip netns exec "$(n "$1")" curl -s -m 1 http://127.0.0.1:8471/metrics | awk -v k="$2" '$1 == k {print $2}'; }
+r1=$(metric 1 weftd_dataplane_repairs_total)
+[ "${r1:-0}" -ge 2 ] || fail "node 1 /metrics: weftd_dataplane_repairs_total=$r1 after a route and an ARP entry were restored"
+[ "$(metric 1 weftd_peers_known)" = 2 ] && [ "$(metric 1 weftd_peers_programmed)" = 2 ] ||
+  fail "node 1 /metrics peers: $(metric 1 weftd_peers_known) known, $(metric 1 weftd_peers_programmed) programmed"
+[ "$(metric 1 weftd_ready)" = 1 ] || fail "node 1 /metrics: not ready"
+ipt1=$(metric 1 weftd_iptables_repairs_total)
+[ "${ipt1:-0}" -ge 1 ] || fail "node 1 /metrics: weftd_iptables_repairs_total=$ipt1 after the masq rule was restored"
+pass "/metrics on node 1: 2 peers known and programmed, $r1 data-plane and $ipt1 iptables repairs"
 
 # restart of weftd on node 2 while pod a talks to pod b: gap < 1 s, nothing torn down
 cat >"$OV_TMP/probe.py" <<'PY'
@@ -251,6 +261,21 @@ gq "watch resumed from revision 1" "$OV_TMP/proxy.log" || fail "the resumed watc
 gq "was compacted; listing again" "$OV_TMP/n3/weftd.log" || fail "node 3 did not report the compaction: $(tail -5 "$OV_TMP/n3/weftd.log")"
 ov_etcdctl del "$OV_PREFIX/subnets/10.42.199.0-24" >/dev/null
 pass "watch reconnect: missed delete/create applied after the outage and a compaction"
+# node 3's /metrics counted the outage: failed requests, the cut and the compacted watch, and the
+# events it programmed (the 10.42.199.0/24 lease is gone again: 2 peers)
+for _ in $(seq 100); do [ "$(metric 3 weftd_peers_known)" = 2 ] && break; sleep 0.05; done
+errs=$(metric 3 'weftd_store_request_errors_total{store="etcd"}')
+cut=$(metric 3 'weftd_store_watch_restarts_total{store="etcd",reason="disconnected"}')
+compacted=$(metric 3 'weftd_store_watch_restarts_total{store="etcd",reason="compacted"}')
+events=$(metric 3 weftd_event_to_kernel_seconds_count)
+inf=$(metric 3 'weftd_event_to_kernel_seconds_bucket{le="+Inf"}')
+[ "${errs:-0}" -ge 1 ] && [ "${cut:-0}" -ge 1 ] && [ "${compacted:-0}" -ge 1 ] ||
+  fail "node 3 /metrics after the outage: errors=$errs disconnected=$cut compacted=$compacted"
+# events: the first list, fake 188 added, the relists, 199 deleted, at least
+[ "${events:-0}" -ge 4 ] && [ "$inf" = "$events" ] || fail "node 3 /metrics: $events events, +Inf bucket $inf"
+[ "$(metric 3 weftd_peers_known)" = 2 ] && [ "$(metric 3 weftd_peers_programmed)" = 2 ] ||
+  fail "node 3 /metrics peers: $(metric 3 weftd_peers_known) known, $(metric 3 weftd_peers_programmed) programmed"
+pass "/metrics on node 3: $errs etcd errors, watch restarts $cut disconnected + $compacted compacted, $events events programmed"
 
 # node 3 leaves: weftd stopped, lease deleted -> node 2 drops routes/ARP/FDB live; node 1 was
 # down meanwhile and cleans the stale entries when it starts again.

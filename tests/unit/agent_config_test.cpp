@@ -72,3 +72,65 @@ TEST_CASE("agent config: flanneld's validation errors", "[agent][config]") {
   CHECK(ErrorOf(R"({"Network":"10.0.0.0/16","Backend":{"Type":"vxlan","VNI":"x"}})").find("cannot unmarshal string") !=
         std::string::npos);
 }
+
+TEST_CASE("agent config: IPv6 defaults like flanneld", "[agent][config][dualstack]") {
+  NetworkConfig c = ParseNetworkConfig(
+      R"({"Network":"10.3.0.0/16","enableIPv6":true,"ipv6network":"fc00::/48","Backend":{"Type":"vxlan"}})");
+  CHECK(c.enable_ipv4);
+  CHECK(c.enable_ipv6);
+  CHECK(c.network.String() == "10.3.0.0/16");
+  CHECK(c.ipv6_network.String() == "fc00::/48");
+  CHECK(c.ipv6_subnet_len == 64);
+  CHECK(c.ipv6_subnet_min.String() == "fc00:0:0:1::");
+  CHECK(c.ipv6_subnet_max.String() == "fc00:0:0:ffff::");
+  // /62 or larger: /64; smaller: prefix + 2, down to a /124 network
+  CHECK(ParseNetworkConfig(R"({"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/62","Backend":{"Type":"vxlan"}})")
+            .ipv6_subnet_len == 64);
+  CHECK(ParseNetworkConfig(R"({"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/63","Backend":{"Type":"vxlan"}})")
+            .ipv6_subnet_len == 65);
+  c = ParseNetworkConfig(R"({"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd00::/124","Backend":{"Type":"vxlan"}})");
+  CHECK(c.ipv6_subnet_len == 126);
+  CHECK(c.ipv6_subnet_min.String() == "fd00::4");
+  CHECK(c.ipv6_subnet_max.String() == "fd00::c");
+  // IPv6-only: no IPv4 network needed, none kept
+  CHECK_FALSE(c.enable_ipv4);
+  CHECK_FALSE(c.network.ip.valid());
+  // explicit values; "::" counts as unset (flanneld's ip.IsEmpty)
+  c = ParseNetworkConfig(
+      R"({"Network":"10.3.0.0/16","EnableIPv6":true,"IPv6Network":"2001:cafe:42::/56","IPv6SubnetLen":60,)"
+      R"("IPv6SubnetMin":"2001:cafe:42:10::","IPv6SubnetMax":"::","Backend":{"Type":"vxlan"}})");
+  CHECK(c.ipv6_subnet_len == 60);
+  CHECK(c.ipv6_subnet_min.String() == "2001:cafe:42:10::");
+  CHECK(c.ipv6_subnet_max.String() == "2001:cafe:42:f0::");
+  // IPv6 keys are decoded while EnableIPv6 is off (Go's json.Unmarshal), but get no defaults
+  c = ParseNetworkConfig(R"({"Network":"10.3.0.0/16","IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}})");
+  CHECK_FALSE(c.enable_ipv6);
+  CHECK(c.ipv6_network.String() == "fc00::/48");
+  CHECK(c.ipv6_subnet_len == 0);
+  CHECK(ErrorOf(R"({"Network":"10.3.0.0/16","IPv6Network":"bogus","Backend":{"Type":"vxlan"}})") ==
+        "invalid CIDR address: bogus");
+}
+
+TEST_CASE("agent config: flanneld's IPv6 validation errors", "[agent][config][dualstack]") {
+  const std::string v6only = R"("EnableIPv4":false,"EnableIPv6":true,"Backend":{"Type":"vxlan"})";
+  CHECK(ErrorOf("{" + v6only + "}") == "please define a correct IPv6Network parameter in the flannel config");
+  CHECK(ErrorOf(R"({"IPv6Network":"10.0.0.0/8",)" + v6only + "}") == "invalid IPv6 CIDR format");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/125",)" + v6only + "}") ==
+        "IPv6Network is too small. Minimum useful network prefix is /124");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetLen":127,)" + v6only + "}") ==
+        "SubnetLen must be less than /127");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetLen":49,)" + v6only + "}") ==
+        "network must be able to accommodate at least four subnets");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetMin":"fd00:0:0:1::5",)" + v6only + "}") ==
+        "IPv6SubnetMin is not on a SubnetLen boundary: fd00:0:0:1::5");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetMax":"fd00:0:0:2::1",)" + v6only + "}") ==
+        "IPv6SubnetMax is not on a SubnetLen boundary: fd00:0:0:2::1");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetMin":"fd01::",)" + v6only + "}") ==
+        "IPv6SubnetMin is not in the range of the IPv6Network");
+  CHECK(ErrorOf(R"({"IPv6Network":"fd00::/48","IPv6SubnetMax":"fd01::",)" + v6only + "}") ==
+        "IPv6SubnetMax is not in the range of the IPv6Network");
+  // dual stack: the IPv4 part is still checked first
+  CHECK(ErrorOf(R"({"EnableIPv6":true,"IPv6Network":"fd00::/48","Backend":{"Type":"vxlan"}})") ==
+        "please define a correct Network parameter in the flannel config");
+  CHECK(ErrorOf(R"({"EnableIPv4":false,"EnableIPv6":false,"Backend":{"Type":"vxlan"}})") == "none defined stack");
+}

@@ -5,6 +5,7 @@
 
 #include "agent/backend/hostgw/hostgw.h"
 #include "agent/backend/vxlan/vxlan.h"
+#include "cni/error.h"
 
 using namespace weft::agent;
 
@@ -139,4 +140,16 @@ TEST_CASE("agent peers: reconcile at scale finds exactly the changed peers", "[a
   CHECK(c.del_fdbs.size() == 40);
   for (const RouteEntry& r : c.del_routes) CHECK(want.count(r.dst) == 0);
   for (const RouteEntry& r : c.add_routes) CHECK(want.count(r.dst) == 1);
+}
+
+TEST_CASE("agent backends: EnableIPv6 is refused until the IPv6 data plane exists", "[agent][peers][dualstack]") {
+  NetworkConfig cfg = ParseNetworkConfig(
+      R"({"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}})");
+  try {
+    MakeBackend(cfg, ExtIface{});
+    FAIL("expected a refusal");
+  } catch (const cni::Error& e) {
+    CHECK(e.code() == cni::kInvalidNetworkConfig);
+    CHECK(e.msg() == "EnableIPv6: weftd's vxlan backend programs IPv4 only (IPv6 overlay not implemented)");
+  }
 }

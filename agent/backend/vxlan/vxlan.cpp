@@ -71,7 +71,6 @@ OwnSetup VxlanBackend::Init() {
 }
 
 void VxlanBackend::ConfigureOwn(const Lease& own) {
-  own_subnet_ = own.subnet;
   SetOwnSubnet(own.subnet);
   dataplane().EnsureAddress(dev(), {own.subnet.ip, 32}, cfg_.network);
 }
@@ -84,7 +83,7 @@ CheckResult VxlanBackend::Check() {
   CheckResult r;
   if (!reconciled()) return r;
   Mac mac = dataplane().EnsureVxlan(spec_);
-  dataplane().EnsureAddress(dev(), {own_subnet_.ip, 32}, cfg_.network);
+  dataplane().EnsureAddress(dev(), {own_subnet().ip, 32}, cfg_.network);
   if (mac != mac_) {
     Log('W', dev() + " now has MAC " + MacString(mac) + " (was " + MacString(mac_) + "); publishing it");
     mac_ = mac;

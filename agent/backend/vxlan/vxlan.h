@@ -44,7 +44,6 @@ class VxlanBackend : public EntryBackend {
   BackendContext ctx_;
   VxlanDeviceSpec spec_;
   Mac mac_{};
-  cni::IPNet own_subnet_;
 };
 
 }  // namespace weft::agent

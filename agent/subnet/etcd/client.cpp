@@ -162,6 +162,15 @@ void EtcdClient::Authenticate() {
 }
 
 json EtcdClient::Call(const std::string& path, const json& body) {
+  try {
+    return CallOnce(path, body);
+  } catch (const cni::Error&) {
+    if (on_error_) on_error_();
+    throw;
+  }
+}
+
+json EtcdClient::CallOnce(const std::string& path, const json& body) {
   Authenticate();
   try {
     return Send(path, body, true);

@@ -70,6 +70,9 @@ class EtcdClient {
                  const std::function<void(const std::vector<WatchEvent>&, int64_t)>& on_events,
                  const std::atomic<bool>& stop, const std::function<void()>& on_created = {});
 
+  /// Called once for every request that fails (Call throws), e.g. to count errors.
+  void SetErrorHook(std::function<void()> hook) { on_error_ = std::move(hook); }
+
   /// POST a JSON body to a gateway path (authenticating first, and once more when the token
   /// expired); throws cni::Error(kIOFailure) when no endpoint answers or etcd refuses.
   nlohmann::json Call(const std::string& path, const nlohmann::json& body);
@@ -77,6 +80,7 @@ class EtcdClient {
  private:
   struct Curl;
   std::unique_ptr<Curl> NewHandle(const std::string& url, const std::string& body, const std::string& token) const;
+  nlohmann::json CallOnce(const std::string& path, const nlohmann::json& body);
   /// Gets a token from /v3/auth/authenticate when a username is set and none is held.
   void Authenticate();
   /// One request to the endpoints in order, with the held token when `with_token`.
@@ -88,6 +92,7 @@ class EtcdClient {
   std::unique_ptr<Curl> handle_;  // reused for unary calls (keeps the connection alive)
   size_t preferred_ = 0;
   std::string token_;
+  std::function<void()> on_error_;
 };
 
 }  // namespace weft::agent

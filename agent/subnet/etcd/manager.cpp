@@ -14,8 +14,10 @@ namespace weft::agent {
 using Clock = std::chrono::steady_clock;
 
 EtcdSubnetManager::EtcdSubnetManager(EtcdManagerOptions opts, Runtime& rt)
-    : opts_(std::move(opts)), rt_(rt), etcd_(opts_.etcd) {
+    : opts_(std::move(opts)), rt_(rt), etcd_(opts_.etcd), previous6_(opts_.previous_subnet6) {
   while (!opts_.prefix.empty() && opts_.prefix.back() == '/') opts_.prefix.pop_back();
+  rt_.metrics().RegisterStore("etcd");
+  etcd_.SetErrorHook([this] { rt_.metrics().StoreRequestError("etcd"); });
 }
 
 NetworkConfig EtcdSubnetManager::GetNetworkConfig() {
@@ -50,13 +52,15 @@ Lease EtcdSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
       std::vector<Listed> listed = ListLeases(nullptr);
       std::vector<Lease> leases;
       for (const Listed& l : listed) leases.push_back(l.lease);
-      AllocationChoice choice = ChooseSubnet(cfg_, leases, attrs.public_ip, previous, rng_);
-      for (const cni::IPNet& stale : choice.stale_own) {
+      AllocationChoice choice =
+          ChooseSubnet(cfg_, leases, attrs.public_ip, previous, rng_, attrs.public_ipv6, previous6_);
+      for (const Lease& stale : choice.stale_own) {
         Log('I', "deleting own lease " + stale.String() + " that does not fit the config");
-        etcd_.Delete(SubnetKey(stale));
+        etcd_.Delete(KeyOf(stale));
       }
       int64_t id = etcd_.GrantLease(opts_.lease_ttl_s);
-      const std::string key = SubnetKey(choice.subnet);
+      Lease chosen{choice.subnet, choice.subnet6, attrs, Clock::time_point::max(), ""};
+      const std::string key = KeyOf(chosen);
       bool ok = true;
       if (choice.kind == AllocationChoice::kReuseOwn) {
         etcd_.Put(key, value, id);
@@ -64,7 +68,7 @@ Lease EtcdSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
         ok = false;
         etcd_.RevokeLease(id);
         // flanneld gives up here and exits; the subnet was taken between list and create.
-        Log('W', "lost the race for " + choice.subnet.String() + " (attempt " + std::to_string(attempt) +
+        Log('W', "lost the race for " + chosen.String() + " (attempt " + std::to_string(attempt) +
                      "), retrying");
       }
       if (ok) {
@@ -73,7 +77,7 @@ Lease EtcdSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
         std::set<int64_t> replaced = {own_etcd_lease_};
         if (choice.kind == AllocationChoice::kReuseOwn)
           for (const Listed& l : listed)
-            if (l.lease.subnet == choice.subnet) replaced.insert(l.etcd_lease);
+            if (l.lease.Key() == chosen.Key()) replaced.insert(l.etcd_lease);
         for (int64_t old : replaced) {
           if (old == 0 || old == id) continue;
           try {
@@ -83,11 +87,14 @@ Lease EtcdSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
           }
         }
         own_etcd_lease_ = id;
+        if (chosen.subnet6.ip.valid()) previous6_ = chosen.subnet6;
         const char* how = choice.kind == AllocationChoice::kReuseOwn       ? "reusing own lease "
                           : choice.kind == AllocationChoice::kReusePrevious ? "reusing previous subnet "
                                                                             : "acquired new lease ";
-        Log('I', how + choice.subnet.String() + " (etcd lease " + std::to_string(id) + ")");
-        return {choice.subnet, {}, attrs, Clock::now() + std::chrono::seconds(opts_.lease_ttl_s), key};
+        Log('I', how + chosen.String() + " (etcd lease " + std::to_string(id) + ")");
+        chosen.expiration = Clock::now() + std::chrono::seconds(opts_.lease_ttl_s);
+        chosen.source = key;
+        return chosen;
       }
       if (attempt < 5) continue;  // immediate retry after a lost race; then once a second
     } catch (const cni::Error& e) {
@@ -100,7 +107,7 @@ Lease EtcdSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
 
 Lease EtcdSubnetManager::RenewLease(const Lease& own) {
   int64_t id = etcd_.GrantLease(opts_.lease_ttl_s);
-  etcd_.Put(SubnetKey(own.subnet), MarshalLeaseAttrs(own.attrs), id);
+  etcd_.Put(KeyOf(own), MarshalLeaseAttrs(own.attrs), id);
   // The key now hangs on the new etcd lease; flanneld lets the old one linger for a day.
   if (own_etcd_lease_ && own_etcd_lease_ != id) {
     try {
@@ -147,11 +154,14 @@ void EtcdSubnetManager::WatchLeases(const std::function<void(LeaseEvent)>& sink)
       if (end == EtcdClient::WatchEnd::kStopped) return;
       if (end == EtcdClient::WatchEnd::kCompacted) {
         Log('W', "watch revision " + std::to_string(rev + 1) + " was compacted; listing again");
+        rt_.metrics().WatchRestart("etcd", "compacted");
         continue;
       }
       Log('W', "etcd watch disconnected; reconnecting");
+      rt_.metrics().WatchRestart("etcd", "disconnected");
     } catch (const cni::Error& e) {
       Log('E', "etcd watch: " + e.msg());
+      rt_.metrics().WatchRestart("etcd", "error");
     }
     rt_.SleepFor(backoff);
     backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
