@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 #include <stdexcept>
 #include <future>
+#include <string>
 
 #include "cni/error.h"
 #include "cni/net/netns.h"
@@ -76,11 +77,14 @@ TEST_CASE("net: sysctl read/write is per namespace", "[netns][net]") {
   weft_test::TempNetns t("wtns");
   auto root_fwd = cni::net::ReadSysctl("net.ipv4.ip_forward");
   {
+    // A new namespace inherits IPv4 sysctls from the root one (a real node has forwarding on),
+    // so the test flips whatever it finds and checks the root keeps its own value.
     NetnsGuard g(t.ns());
-    CHECK(cni::net::ReadSysctl("net/ipv4/ip_forward") == "0");
-    cni::net::WriteSysctl("net.ipv4.ip_forward", "1");
-    CHECK(cni::net::ReadSysctl("net.ipv4.ip_forward") == "1");
-    cni::net::EnsureSysctl("net.ipv4.ip_forward", "1");
+    const std::string inherited = cni::net::ReadSysctl("net/ipv4/ip_forward");
+    const std::string flipped = inherited == "1" ? "0" : "1";
+    cni::net::WriteSysctl("net.ipv4.ip_forward", flipped);
+    CHECK(cni::net::ReadSysctl("net.ipv4.ip_forward") == flipped);
+    cni::net::EnsureSysctl("net.ipv4.ip_forward", flipped);
     CHECK_FALSE(cni::net::FindSysctl("net.ipv4.no_such_entry").has_value());
     CHECK_THROWS_WITH(cni::net::WriteSysctl("net.ipv4.no_such_entry", "1"),
                       "failed to set sysctl \"net.ipv4.no_such_entry\": No such file or directory");
