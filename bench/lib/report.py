@@ -187,6 +187,7 @@ class Report:
         L.append("|---|---|---:|---:|---:|---:|---:|---:|")
         for gid, m in [("version-host-local", "VERSION"), ("version-bridge", "VERSION"), ("version-portmap", "VERSION"),
                        ("version-flannel", "VERSION"), ("host-local", "ADD"), ("host-local", "DEL"),
+                       ("loopback", "ADD"), ("loopback", "DEL"), ("tuning", "ADD"), ("tuning", "DEL"),
                        ("bridge", "ADD"), ("bridge", "DEL"), ("bridge-masq", "ADD"), ("bridge-masq", "DEL"),
                        ("portmap-0", "ADD"), ("portmap-0", "DEL"), ("pods-br-1", "ADD+DEL"), ("pods-fl-1", "ADD+DEL")]:
             g = self.by_id.get(gid)
@@ -207,7 +208,7 @@ class Report:
 
         def num(row, k):
             return "{:,}".format(row[k]) if row and row.get(k) else None
-        for p in ("host-local", "bridge", "portmap", "flannel"):
+        for p in ("host-local", "bridge", "portmap", "flannel", "loopback", "tuning"):
             r, w = sz.get(("ref", p)), sz.get(("weft", p))
             rs, ws = (r or {}).get("stripped"), (w or {}).get("stripped")
             L.append("| %s | %s | %s | %s | %s | %s |" % (

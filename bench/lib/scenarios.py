@@ -190,6 +190,61 @@ class Bench:
         self.compare("host-local", "plugin", "host-local", fns, runs,
                      floor={"ADD": ["floor-spawn/run"], "DEL": ["floor-spawn/run"]})
 
+    def loopback(self, runs):
+        """loopback ADD (lo up, addresses listed) and DEL (lo down) in a pod namespace: containerd's
+        CRI runs it for every sandbox."""
+        fns = {}
+        conf = json.dumps({"cniVersion": "1.0.0", "name": "cni-loopback", "type": "loopback"}).encode()
+        for side in ("ref", "weft"):
+            path = self.bin(side, "loopback")
+            if not path:
+                fns[side] = self.missing(side, ["loopback"])
+                continue
+            pod = "/run/netns/" + self.pod(side, 0)
+
+            def fn(path=path, pod=pod, side=side):
+                cid = self.cid("lo" + side)
+                a = cni(path, "ADD", conf, cid, pod)
+                d = cni(path, "DEL", conf, cid, pod)
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        self.compare("loopback", "plugin", "loopback", fns, runs,
+                     floor={"ADD": ["floor-spawn/run"], "DEL": ["floor-spawn/run"]})
+
+    def tuning(self, runs):
+        """tuning ADD (two sysctls, MTU, promisc: state file written) and DEL (restored) on a veth
+        end `wbtun0` in a pod namespace, as in podman's default chain."""
+        fns = {}
+        for side in ("ref", "weft"):
+            path = self.bin(side, "tuning")
+            if not path:
+                fns[side] = self.missing(side, ["tuning"])
+                continue
+            podns = self.pod(side, 0)
+            sh("ip", "link", "add", "wbtun" + side, "type", "veth", "peer", "name", "wbtun0", "netns", podns)
+            pod = "/run/netns/" + podns
+            conf = json.dumps({
+                "cniVersion": "1.0.0", "name": "bench-tuning", "type": "tuning",
+                "dataDir": os.path.join(self.tmp, "tuning-" + side),
+                "sysctl": {"net.ipv4.conf.IFNAME.arp_filter": "1", "net.core.somaxconn": "512"},
+                "mtu": 1400, "promisc": True,
+                "prevResult": {"cniVersion": "1.0.0", "interfaces": [{"name": "wbtun0", "sandbox": pod}],
+                               "ips": [{"interface": 0, "address": "10.213.0.2/24"}]}}).encode()
+
+            def fn(path=path, pod=pod, side=side, conf=conf):
+                cid = self.cid("tu" + side)
+                a = cni(path, "ADD", conf, cid, pod, ifname="wbtun0")
+                d = cni(path, "DEL", conf, cid, pod, ifname="wbtun0")
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        try:
+            self.compare("tuning", "plugin", "tuning: 2 sysctls, MTU, promisc", fns, runs,
+                         floor={"ADD": ["floor-spawn/run"], "DEL": ["floor-spawn/run"]})
+        finally:
+            for side in ("ref", "weft"):
+                if self.bin(side, "tuning"):
+                    sh("ip", "link", "del", "wbtun" + side)
+
     def bridge_conf(self, side, masq):
         net = {"ref": 210, "weft": 211}[side]
         return {"cniVersion": "1.0.0", "name": "bench-br%s-%s" % ("m" if masq else "", side), "type": "bridge",
@@ -405,7 +460,7 @@ def sizes_of(cfg):
     """Bytes on disk and stripped (strip -o into tmp; what `cmake --install --strip` ships)."""
     out = []
     for side in ("ref", "weft"):
-        for p in ("host-local", "bridge", "portmap", "flannel"):
+        for p in ("host-local", "bridge", "portmap", "flannel", "loopback", "tuning"):
             d = cfg["weft_bin"] if side == "weft" else cfg["ref_bin"]
             path = os.path.join(d, p) if not (side == "ref" and p == "flannel") else cfg["ref_flannel"]
             row = {"side": side, "plugin": p, "bytes": None, "stripped": None}
@@ -434,6 +489,8 @@ def main(cfg):
     log("process start and single plugins")
     b.version(r)
     b.host_local(r)
+    b.loopback(r)
+    b.tuning(r)
     b.bridge(r)
     b.portmap(r, 0)
     log("pod lifecycle")

@@ -2,13 +2,13 @@
 // all the work (no thread switch beyond the socket() call).
 #include "loopback.h"
 
-#include <linux/if_link.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <cerrno>
 
 #include "cni/error.h"
+#include "cni/json.h"
 #include "cni/net/netlink.h"
 #include "cni/net/netns.h"
 
@@ -22,6 +22,10 @@ constexpr const char* kLo = "lo";
 
 // The prevResult, parsed and checked as the reference's parseNetConf does before any work.
 std::optional<cni::Result> PrevResult(const cni::CallArgs& a) {
+  // types.NetConf holds prevResult as a JSON object: anything else fails the config decoding.
+  if (auto raw = cni::Field(a.config, "prevResult"); raw && !raw->is_object())
+    throw Error(cni::kInternal, "failed to parse network config: json: cannot unmarshal " + cni::GoJsonType(*raw) +
+                                    " into Go struct field NetConf.prevResult of type map[string]interface {}");
   try {
     return a.PrevResult();
   } catch (const Error& e) {

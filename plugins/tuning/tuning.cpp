@@ -129,7 +129,9 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
     Fail("failed to create backup directory: " + e.msg());
   }
   try {
-    cni::WriteFileAtomic(StatePath(c, a.container_id, a.ifname), Backup(c, l).dump(1), 0600);
+    // No fsync: the file describes an interface of a namespace, which a power cut ends too.
+    cni::WriteFileAtomic(StatePath(c, a.container_id, a.ifname), Backup(c, l).dump(1), 0600,
+                         cni::Durability::kVolatile);
   } catch (const Error& e) {
     Fail("failed to save file " + a.ifname + ".json: " + e.msg());
   }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Hostile input for the plugins that change kernel state (docs/reliability.md "Hostile input"):
-# a table of malformed and adversarial bridge and portmap calls, each run by the built binary
+# a table of malformed and adversarial bridge, portmap, loopback and tuning calls, each run by the built binary
 # inside a throw-away node namespace (pods are throw-away namespaces too). Every row asserts the
 # exit status, the exact CNI error code, a clear message, and that nothing changed: links,
 # addresses, routes, forwarding sysctls, iptables/ip6tables/nft rules of the node, links of the
@@ -11,7 +11,7 @@ set -euo pipefail
 export LC_ALL=C
 WEFT_BIN=${WEFT_BIN:?}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
-for p in bridge portmap host-local; do [ -x "$WEFT_BIN/$p" ] || { echo "missing $WEFT_BIN/$p"; exit 1; }; done
+for p in bridge portmap host-local loopback tuning; do [ -x "$WEFT_BIN/$p" ] || { echo "missing $WEFT_BIN/$p"; exit 1; }; done
 if [ "$(id -u)" != 0 ] || ! ip netns add "whprobe$$" 2>/dev/null; then
   echo "SKIP: needs root and network namespaces"; exit 77
 fi
@@ -47,6 +47,7 @@ snap() {
     ip netns exec "$NODE" nft list ruleset
     ip -n "$POD" -d -o link show | sed -E 's/[a-z_]+_timer +[0-9.]+//g'
     ip -n "$POD" -o addr show
+    ip netns exec "$POD" sysctl -n net.core.somaxconn net.ipv4.conf.all.arp_filter
     (cd "$T" && find . -printf '%p %y %m %s %l\n' | sort && find . -type f -exec md5sum {} + | sort)
   } 2>&1 | if [ "${ROW_MODE:-}" = del ]; then grep -vE 'last_reserved_ip|\.weft-host-local|\./data/hnet( |/lock( |$))'; else cat; fi
 }
@@ -117,7 +118,7 @@ br() { printf '%s%s}' "$BR" "$1"; }  # br EXTRA-KEYS -> a bridge config
 # which every row then finds in place.
 for cmd in ADD DEL; do
   ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=$cmd CNI_CONTAINERID=warm CNI_NETNS="$NSPATH" \
-    CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/bridge" <<<"$(br '')" >/dev/null
+    CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/bridge" <<<"$(c=$(br ''); echo "${c//@D@/$D}")" >/dev/null
 done
 settle
 
@@ -175,6 +176,38 @@ row "portmap: iptables backend with nftables options" portmap 999 "iptables back
 row "portmap: prevResult garbage" portmap 999 "could not parse prevResult" \
   <<<'{"cniVersion":"1.0.0","name":"hnet","type":"portmap","prevResult":{"ips":[{"address":"zz"}]},"runtimeConfig":{"portMappings":[{"hostPort":80,"containerPort":80}]}}'
 row "portmap: snat a string" portmap 999 "cannot unmarshal string" <<<"$(pm '"snat":"yes"')"
+
+# --- loopback: nothing may change in the pod (lo stays down) or the node
+lb() { printf '{"cniVersion":"1.0.0","name":"lo","type":"loopback"%s}' "$1"; }
+row "loopback: prevResult garbage" loopback 999 "failed to parse prevResult: could not parse prevResult" <<<"$(lb ',"prevResult":{"ips":[{"address":"zz"}]}')"
+row "loopback: prevResult a string" loopback 999 "failed to parse network config: json: cannot unmarshal string into Go struct field NetConf.prevResult of type map[string]interface {}" <<<"$(lb ',"prevResult":"x"')"
+row "loopback: netns missing" loopback 999 'failed to Statfs "/var/run/netns/whnope": no such file or directory' CNI_NETNS=/var/run/netns/whnope <<<"$(lb '')"
+row "loopback: netns a regular file" loopback 999 "unknown FS magic on" CNI_NETNS="$T/victim" <<<"$(lb '')"
+row "loopback: the node's own netns" loopback 8 "plugin's netns and netns from CNI_NETNS should not be the same" CNI_NETNS=/var/run/netns/$NODE <<<"$(lb '')"
+row "loopback: cniVersion 0.0.9" loopback 1 "incompatible CNI versions" <<<'{"cniVersion":"0.0.9","name":"lo","type":"loopback"}'
+
+# --- tuning: refused before any sysctl, link or state file changes (the pod has no eth0 here,
+# so every row must fail before the link is looked up)
+TPREV='"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"eth0","sandbox":"'$NSPATH'"}],"ips":[{"interface":0,"address":"10.77.0.5/24"}]}'
+tu() { printf '{"cniVersion":"1.0.0","name":"hnet","type":"tuning","dataDir":"%s/tuning",%s,%s}' "$D" "$TPREV" "$1"; }
+row "tuning: kernel sysctl" tuning 999 'invalid net sysctl key: "kernel.core_pattern"' <<<"$(tu '"sysctl":{"net.core.somaxconn":"7","kernel.core_pattern":"|/bin/sh"}')"
+row "tuning: IFNAME with CNI_IFNAME .." tuning 4 "interface name is . or .." CNI_IFNAME=.. <<<"$(tu '"sysctl":{"net.ipv4.conf.IFNAME.arp_filter":"1"}')"
+row "tuning: sysctl net itself" tuning 999 'invalid net sysctl key: "net"' <<<"$(tu '"sysctl":{"net":"1"}')"
+row "tuning: duplicated sysctl" tuning 999 "duplicated sysctl keys are not allowed" <<<"$(tu '"sysctl":{"net.core.somaxconn":"7","net.core.somaxconn":"8"}')"
+row "tuning: sysctl value a number" tuning 999 "cannot unmarshal number into Go struct field TuningConf.sysctl of type string" <<<"$(tu '"sysctl":{"net.core.somaxconn":7}')"
+row "tuning: sysctl an array" tuning 999 "cannot unmarshal array into Go struct field TuningConf.sysctl of type map[string]string" <<<"$(tu '"sysctl":["a"]')"
+row "tuning: MAC garbage" tuning 999 "invalid args zz:zz for MAC addr: address zz:zz: invalid MAC address" <<<"$(tu '"sysctl":{"net.core.somaxconn":"7"},"mac":"zz:zz"')"
+row "tuning: MAC mixed separators" tuning 999 "invalid MAC address" <<<"$(tu '"mac":"02:00-00:00:00:01"')"
+row "tuning: mtu a string" tuning 999 "cannot unmarshal string into Go struct field TuningConf.mtu of type int" <<<"$(tu '"mtu":"1400"')"
+row "tuning: mtu 2^63" tuning 999 "cannot unmarshal number 9223372036854775808" <<<"$(tu '"mtu":9223372036854775808')"
+row "tuning: allmulti a string" tuning 999 "cannot unmarshal string into Go struct field TuningConf.allmulti of type bool" <<<"$(tu '"allmulti":"yes"')"
+row "tuning: args.cni.txQLen a string" tuning 999 "cannot unmarshal string into Go struct field IPAMArgs.args.cni.txQLen of type int" <<<"$(tu '"args":{"cni":{"txQLen":"1"}}')"
+row "tuning: CNI_ARGS unknown key" tuning 999 'ARGS: unknown args ["FOO=1"]' CNI_ARGS="FOO=1" <<<"$(tu '"mtu":1400')"
+row "tuning: no prevResult" tuning 999 "Required prevResult missing" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"tuning","sysctl":{"net.core.somaxconn":"7"},"mtu":1400}'
+row "tuning: netns missing" tuning 999 'failed to Statfs "/var/run/netns/whnope"' CNI_NETNS=/var/run/netns/whnope <<<"$(tu '"sysctl":{"net.core.somaxconn":"7"}')"
+row "tuning: the node's own netns" tuning 8 "should not be the same" CNI_NETNS=/var/run/netns/$NODE <<<"$(tu '"sysctl":{"net.core.somaxconn":"7"},"mtu":1400')"
+row "tuning: 20000 sysctls, the last outside net" tuning 999 'invalid net sysctl key: "vm.x"' \
+  <<<"$(tu "\"sysctl\":{$(for i in $(seq 20000); do printf '"net.core.k%d":"1",' $i; done)\"vm.x\":\"1\"}")"
 
 echo "$rows rows, $fails failures"
 [ "$fails" = 0 ]

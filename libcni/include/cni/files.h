@@ -30,8 +30,15 @@ class UniqueFd {
   int fd_ = -1;
 };
 
+/// How WriteFileAtomic finishes. kDurable fsyncs the file and its directory (state that must
+/// survive a power cut). kVolatile only renames: a reader (or a kill -9) still never sees a
+/// half-written file, but nothing waits for the disk; for state that dies with the machine
+/// anyway (tuning's files about a pod's interface, under /run).
+enum class Durability { kDurable, kVolatile };
+
 /// Writes `data` to `path` atomically with `mode`. Throws Error(kInternal) with errno text.
-void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode);
+void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
+                     Durability durability = Durability::kDurable);
 
 /// Reads a regular file without following a symlink in its last component; nullopt when it
 /// does not exist. Throws on other errors (a symlink gives ELOOP).

@@ -52,7 +52,7 @@ void WriteAll(int fd, std::string_view data, const std::string& what) {
 
 }  // namespace
 
-void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode) {
+void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, Durability durability) {
   static std::atomic<unsigned> counter{0};
   std::string dir = DirName(path);
   std::string base = path.substr(path.rfind('/') + 1);
@@ -62,13 +62,14 @@ void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode
   try {
     if (fchmod(fd.get(), mode) != 0) throw Error::Errno(errno, "chmod " + tmp);
     WriteAll(fd.get(), data, tmp);
-    if (fsync(fd.get()) != 0) throw Error::Errno(errno, "fsync " + tmp);
+    if (durability == Durability::kDurable && fsync(fd.get()) != 0) throw Error::Errno(errno, "fsync " + tmp);
     if (::close(fd.release()) != 0) throw Error::Errno(errno, "close " + tmp);
     if (::rename(tmp.c_str(), path.c_str()) != 0) throw Error::Errno(errno, "rename " + tmp + " to " + path);
   } catch (...) {
     ::unlink(tmp.c_str());
     throw;
   }
+  if (durability == Durability::kVolatile) return;
   UniqueFd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (dfd) fsync(dfd.get());
 }
