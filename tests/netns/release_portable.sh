@@ -8,7 +8,8 @@
 # iptables/nft tools and their own libraries (what a node running the reference has, since the
 # reference execs them too): the shipped conf/10-flannel.conflist (flannel -> bridge ->
 # host-local, then portmap with a hostPort) ADD/CHECK/DEL, checked against the kernel's links
-# and the node's nat table. A plugin that needs a host library fails in phase A.
+# and the node's nat table, and bridge with ipMasq on the nftables backend (the host's nft) and on iptables-legacy (the
+# host's iptables-legacy-restore). A plugin that needs a host library fails in phase A.
 set -euo pipefail
 export LC_ALL=C
 WEFT_SRC=${WEFT_SRC:?} WEFT_BUILD=${WEFT_BUILD:?}
@@ -66,7 +67,7 @@ plugin() {
   local type
   type=$(jq -r .type <<<"$3")
   set +e
-  OUT=$(ip netns exec "$NODE" unshare -m --propagation private env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+  OUT=$(ip netns exec "$NODE" unshare -m --propagation private env -i PATH="${PLUGIN_PATH:-/usr/sbin:/usr/bin:/sbin:/bin}" \
     CNI_COMMAND="$1" CNI_CONTAINERID="$2" CNI_NETNS="/run/netns/$POD" CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin \
     "$T/enter" "/opt/cni/bin/$type" <<<"$3" 2>>"$T/stderr")
   RC=$?
@@ -162,6 +163,41 @@ expect_eq "$(ip -n "$POD" -o link show eth0 2>/dev/null || true)" "" "pod eth0 a
 expect_eq "$(ip -n "$NODE" -o link show master cni0 2>/dev/null || true)" "" "veths after DEL"
 [ ! -e "$ROOT/var/lib/cni/flannel/wb1" ] && ok || bad "saved delegate config after DEL"
 expect_eq "$(ls "$ROOT/var/lib/cni/networks/cbr0" | grep '^10\.' || true)" "" "reservations after DEL"
+
+# The nftables backend of a static build runs the host's nft (no libnftables): bridge ipMasq.
+if [ -x "$ROOT/usr/sbin/nft" ]; then
+  NB='{"cniVersion":"1.0.0","name":"wr-n","type":"bridge","bridge":"wrbr1","isGateway":true,"ipMasq":true,"ipMasqBackend":"nftables","ipam":{"type":"host-local","subnet":"10.99.8.0/24"}}'
+  plugin ADD wn1 "$NB"
+  expect_eq "$RC" 0 "bridge ADD, nftables ipMasq ($OUT)"
+  ADD_N=$OUT
+  expect_has "$(ip netns exec "$NODE" nft list table inet cni_plugins_masquerade 2>&1)" "id: wn1" "nftables masquerade rule"
+  plugin CHECK wn1 "$(jq -c --argjson p "$ADD_N" '. + {prevResult: $p}' <<<"$NB")"
+  expect_eq "$RC" 0 "bridge CHECK, nftables ipMasq ($OUT)"
+  plugin DEL wn1 "$NB"
+  expect_eq "$RC" 0 "bridge DEL, nftables ipMasq ($OUT)"
+  expect_eq "$(ip netns exec "$NODE" nft list ruleset 2>&1 | grep -c 'id: wn1' || true)" 0 "nftables rule after DEL"
+fi
+
+# iptables-legacy (an `iptables` that is xtables-legacy-multi first on PATH): a static build
+# runs the host's iptables-legacy-restore instead of libiptc.
+if [ -x "$ROOT/usr/sbin/xtables-legacy-multi" ]; then
+  mkdir -p "$ROOT/legacy"
+  for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
+    ln -s /usr/sbin/xtables-legacy-multi "$ROOT/legacy/$t"
+  done
+  LB='{"cniVersion":"1.0.0","name":"wr-l","type":"bridge","bridge":"wrbr2","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.99.9.0/24"}}'
+  PLUGIN_PATH=/legacy:/usr/sbin:/usr/bin:/sbin:/bin
+  plugin ADD wl1 "$LB"
+  expect_eq "$RC" 0 "bridge ADD, iptables-legacy ipMasq ($OUT)"
+  ADD_L=$OUT
+  expect_has "$(ip netns exec "$NODE" iptables-legacy-save -t nat 2>&1)" 'id: \"wl1\"' "legacy masquerade rule"
+  plugin CHECK wl1 "$(jq -c --argjson p "$ADD_L" '. + {prevResult: $p}' <<<"$LB")"
+  expect_eq "$RC" 0 "bridge CHECK, iptables-legacy ipMasq ($OUT)"
+  plugin DEL wl1 "$LB"
+  expect_eq "$RC" 0 "bridge DEL, iptables-legacy ipMasq ($OUT)"
+  expect_eq "$(ip netns exec "$NODE" iptables-legacy-save -t nat 2>&1 | grep -c 'wl1' || true)" 0 "legacy rule after DEL"
+  unset PLUGIN_PATH
+fi
 
 if ((fails)); then
   echo "--- plugin stderr"; cat "$T/stderr" 2>/dev/null || true
