@@ -39,7 +39,7 @@ trap finish EXIT
 source "$WEFT_SRC/tests/netns/release_helpers.bash"
 release_tarball
 ARCHIVE=$RELEASE_DIST/weft-image-v$RELEASE_VERSION.oci.tar
-if [ -z "${WEFT_RELEASE_DIST:-}" ] || [ ! -f "$ARCHIVE" ]; then
+if [ -z "${WEFT_RELEASE_DIST:-}" ] || [ ! "$ARCHIVE" -nt "$TARBALL" ]; then  # built before the tarball: stale
   "$WEFT_SRC/scripts/image" --build-dir "$RELEASE_BUILD" --dist-dir "$RELEASE_DIST" >"$T/image.log" 2>&1 ||
     { tail -20 "$T/image.log"; echo "FAIL: scripts/image"; exit 1; }
   tail -1 "$T/image.log"
