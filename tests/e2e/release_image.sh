@@ -100,6 +100,7 @@ expect_has "$(P run --rm "${ULIMITS[@]}" --network none "$TAG" iptables -V 2>&1)
 expect_has "$(P run --rm "${ULIMITS[@]}" --network none "$TAG" nft --version 2>&1)" "nftables" "nft in the image"
 
 rc=0; ov_init || rc=$?
+trap finish EXIT  # ov_init sets its own EXIT trap; finish calls it and removes the rest
 if [ $rc -ne 0 ]; then bad "overlay setup (rc $rc)"; else
   ov_etcd
   ov_config
