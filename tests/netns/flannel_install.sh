@@ -4,7 +4,8 @@
 # (0644) with identical content; a second run touches nothing (same inodes); a changed plugin is
 # replaced by rename while a process is executing it (an in-place copy fails with "Text file
 # busy", the installer must not); a broken or missing source changes nothing on the node and
-# leaves no temp files; and conf/kube-flannel.yml ships the same conflist and net-conf as conf/
+# leaves no temp files; a plugin for another architecture, and with --require-static a dynamic
+# or non-ELF one, is refused before anything is copied; and conf/kube-flannel.yml ships the same conflist and net-conf as conf/
 # and runs the installer in its init container.
 set -euo pipefail
 export LC_ALL=C
