@@ -4,7 +4,8 @@
 # (0644) with identical content; a second run touches nothing (same inodes); a changed plugin is
 # replaced by rename while a process is executing it (an in-place copy fails with "Text file
 # busy", the installer must not); a broken or missing source changes nothing on the node and
-# leaves no temp files; and conf/kube-flannel.yml ships the same conflist and net-conf as conf/
+# leaves no temp files; a plugin for another architecture, and with --require-static a dynamic
+# or non-ELF one, is refused before anything is copied; and conf/kube-flannel.yml ships the same conflist and net-conf as conf/
 # and runs the installer in its init container.
 set -euo pipefail
 export LC_ALL=C
@@ -77,6 +78,19 @@ if out=$("$INSTALL" "${args[@]}" 2>&1); then bad "installing a broken plugin suc
 rm "$SRC/flannel"
 if out=$("$INSTALL" "${args[@]}" 2>&1); then bad "missing plugin accepted"; else expect_has "$out" "missing plugin $SRC/flannel" "missing plugin"; fi
 if out=$("$INSTALL" "${args[@]}" --bogus 2>&1); then bad "unknown flag accepted"; else expect_has "$out" "unknown argument: --bogus" "unknown flag"; fi
+cp "$REF_BIN/host-local" "$SRC/flannel"
+# A binary for another architecture (the ELF machine field says aarch64) is refused, and with
+# --require-static a dynamic one too, before anything is copied.
+cp "$REF_BIN/portmap" "$SRC/portmap"
+cp "$REF_BIN/loopback" "$SRC/wr-arm" 2>/dev/null || cp "$REF_BIN/portmap" "$SRC/wr-arm"
+printf '\xb7\x00' | dd of="$SRC/wr-arm" bs=1 seek=18 conv=notrunc status=none
+if out=$("$INSTALL" "${args[@]}" 2>&1); then bad "other-architecture plugin accepted"; else expect_has "$out" "is for another architecture (ELF machine 183" "other architecture"; fi
+rm "$SRC/wr-arm"
+# Debian's plugins are dynamic executables (the release's static ones pass: tests/e2e/release_image.sh).
+if out=$("$INSTALL" "${args[@]}" --require-static 2>&1); then bad "dynamic plugin accepted with --require-static"; else expect_has "$out" "$SRC/flannel is not static" "--require-static"; fi
+printf '#!/bin/sh\n' >"$SRC/wr-script" && chmod +x "$SRC/wr-script"
+if out=$("$INSTALL" "${args[@]}" --require-static --plugins wr-script 2>&1); then bad "script accepted with --require-static"; else expect_has "$out" "is not an ELF executable" "--require-static, script"; fi
+rm "$SRC/wr-script"
 expect_eq "$(listing)" "$before" "failed runs changed nothing"
 expect_eq "$(find "$T/opt" "$T/etc" -name '.*weft-install*' | wc -l)" 0 "no temp files left"
 

@@ -2,6 +2,8 @@
 // the `iptables` on PATH resolves to (Debian's alternatives point it at xtables-nft-multi or
 // xtables-legacy-multi) gives the same answer without a process, and `iptables -V` is the
 // fallback for other layouts. The answer is cached for the life of the process.
+// A static build (WEFT_STATIC, the release) has no libiptc: iptables-legacy is then driven
+// through iptables-legacy-restore like iptables-nft through iptables-restore.
 #include <stdlib.h>
 
 #include <climits>
@@ -34,13 +36,22 @@ BackendKind DetectIptablesKind() {
 }
 
 bool IptablesUsable() {
+#ifdef WEFT_STATIC
+  if (DetectIptablesKind() == BackendKind::kIptablesLegacy)
+    return !FindCommand("iptables-legacy-restore").empty();
+#else
   if (DetectIptablesKind() == BackendKind::kIptablesLegacy) return true;  // libiptc, in-process
+#endif
   return !FindCommand("iptables-restore").empty();
 }
 
 std::unique_ptr<Backend> MakeIptablesBackend(BackendKind kind) {
   switch (kind) {
+#ifdef WEFT_STATIC
+    case BackendKind::kIptablesLegacy: return MakeRestoreBackend(true);
+#else
     case BackendKind::kIptablesLegacy: return MakeIptcBackend();
+#endif
     case BackendKind::kIptablesNft: return MakeRestoreBackend(false);
     case BackendKind::kNftables: return nullptr;
   }

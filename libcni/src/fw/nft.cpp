@@ -1,9 +1,16 @@
-// libnftables wrapper (see nft.h). The library is resolved with dlopen/dlsym once per process;
-// its declarations come from <nftables/libnftables.h> so the signatures stay checked.
+// Native nftables (see nft.h). The dynamic build resolves libnftables with dlopen/dlsym once per
+// process; its declarations come from <nftables/libnftables.h> so the signatures stay checked.
+// A static build (WEFT_STATIC, the release tarball) cannot dlopen the host's library and Debian
+// has no static one, so each batch or listing is one `nft -a -f -` process, as the reference's
+// nftables code runs nft too; the text it prints is the same, and so is the parsing below.
 #include "cni/fw/nft.h"
 
+#ifdef WEFT_STATIC
+#include "proc.h"
+#else
 #include <dlfcn.h>
 #include <nftables/libnftables.h>
+#endif
 
 #include "cni/error.h"
 
@@ -11,6 +18,7 @@ namespace cni::fw {
 
 namespace {
 
+#ifndef WEFT_STATIC
 struct NftApi {
   decltype(&nft_ctx_new) ctx_new = nullptr;
   decltype(&nft_ctx_free) ctx_free = nullptr;
@@ -47,6 +55,7 @@ const NftApi& Api() {
   }();
   return api;
 }
+#endif
 
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -55,6 +64,20 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
+#ifdef WEFT_STATIC
+Nft::Nft() {
+  if (FindCommand("nft").empty()) throw Error(kInternal, "nftables unusable: nft not found");
+}
+
+Nft::~Nft() = default;
+
+std::string Nft::RunCapture(const std::string& cmd, int* rc) {
+  ProcResult r = RunProcess({"nft", "-a", "-f", "-"}, cmd);
+  *rc = r.status;
+  if (*rc != 0) return Trim(r.err);
+  return r.out;
+}
+#else
 Nft::Nft() {
   const NftApi& a = Api();
   if (!a.load_error.empty()) throw Error(kInternal, "nftables unusable: " + a.load_error);
@@ -79,6 +102,7 @@ std::string Nft::RunCapture(const std::string& cmd, int* rc) {
   if (*rc != 0) return Trim(err ? err : "");
   return out ? out : "";
 }
+#endif
 
 void Nft::Run(const std::string& batch) {
   int rc = 0;
