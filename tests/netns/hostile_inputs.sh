@@ -118,7 +118,7 @@ br() { printf '%s%s}' "$BR" "$1"; }  # br EXTRA-KEYS -> a bridge config
 # which every row then finds in place.
 for cmd in ADD DEL; do
   ip netns exec "$NODE" env -i PATH="$PATH" CNI_COMMAND=$cmd CNI_CONTAINERID=warm CNI_NETNS="$NSPATH" \
-    CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/bridge" <<<"$(br '' | sed "s|@D@|$D|g")" >/dev/null
+    CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/bridge" <<<"$(c=$(br ''); echo "${c//@D@/$D}")" >/dev/null
 done
 settle
 
