@@ -319,6 +319,55 @@ class Bench:
                      x=nrules, series="rules")
 
     # ---- pod lifecycle --------------------------------------------------------------------------
+    def bandwidth(self, runs):
+        """bandwidth ADD (tbf on the host veth, ifb + redirect + tbf) and DEL (the ifb) on the
+        veth of portmap's prevResult; the veth's qdiscs, which only its own DEL would remove,
+        are deleted between runs, outside the measurement."""
+        prev = self.portmap_prev()
+        host = prev["interfaces"][1]["name"]
+        fns = {}
+        for side in ("ref", "weft"):
+            path = self.bin(side, "bandwidth")
+            if not path:
+                fns[side] = self.missing(side, ["bandwidth"])
+                continue
+            conf = {"cniVersion": "1.0.0", "name": "bench-bw-" + side, "type": "bandwidth",
+                    "ingressRate": 100000000, "ingressBurst": 1000000,
+                    "egressRate": 100000000, "egressBurst": 1000000, "prevResult": prev}
+            data = json.dumps(conf).encode()
+
+            def fn(path=path, data=data, side=side):
+                cid = self.cid("bw" + side)
+                a = cni(path, "ADD", data, cid, "/run/netns/" + self.pods[-2])
+                d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-2])
+                for parent in ("root", "ingress"):
+                    sh("tc", "qdisc", "del", "dev", host, parent)
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        self.compare("bandwidth", "plugin", "bandwidth (ingress + egress limits)", fns, runs)
+
+    def firewall(self, runs):
+        """firewall ADD (CNI-FORWARD/CNI-ADMIN jumps and the address rules, same-bridge
+        isolation) and DEL (the address rules) for portmap's prevResult (one IPv4 address)."""
+        prev = self.portmap_prev()
+        fns = {}
+        for side in ("ref", "weft"):
+            path = self.bin(side, "firewall")
+            if not path:
+                fns[side] = self.missing(side, ["firewall"])
+                continue
+            conf = {"cniVersion": "1.0.0", "name": "bench-fw-" + side, "type": "firewall",
+                    "backend": "iptables", "ingressPolicy": "same-bridge", "prevResult": prev}
+            data = json.dumps(conf).encode()
+
+            def fn(path=path, data=data, side=side):
+                cid = self.cid("fw" + side)
+                a = cni(path, "ADD", data, cid, "/run/netns/" + self.pods[-2])
+                d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-2])
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        self.compare("firewall", "plugin", "firewall (iptables, same-bridge)", fns, runs)
+
     def chain_confs(self, side, flannel):
         """(first plugin path, its conf, portmap path) for one side's conflist."""
         k = {"ref": 0, "weft": 1}[side]
@@ -493,6 +542,8 @@ def main(cfg):
     b.tuning(r)
     b.bridge(r)
     b.portmap(r, 0)
+    b.bandwidth(r)
+    b.firewall(r)
     log("pod lifecycle")
     for flannel in (False, True):
         for n in cfg["pods"]:

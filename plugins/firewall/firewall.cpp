@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "cni/error.h"
+#include "cni/fw/firewalld.h"
 #include "cni/json.h"
 
 namespace firewall {
@@ -68,12 +69,16 @@ std::vector<Family> Families(const cni::Result& r) {
   return out;
 }
 
-// The backend the reference picks: "iptables", "firewalld", or firewalld when it is running and
-// iptables otherwise. weft has no firewalld backend.
-std::unique_ptr<cni::fw::Backend> Backend(const Config& c) {
-  if (c.backend == "firewalld") {
-    Fail("the firewalld backend is not supported by weft's firewall plugin (no firewalld was available "
-         "to test it against); use \"backend\": \"iptables\"");
+// The backend the reference picks: "iptables", "firewalld", or else firewalld when it is running
+// and iptables otherwise. weft has no firewalld backend: ADD and CHECK say so; DEL goes on with
+// iptables (which removes nothing weft did not add), so a runtime's cleanup never gets stuck.
+std::unique_ptr<cni::fw::Backend> Backend(const Config& c, bool del = false) {
+  const char* kWhy = "weft's firewall plugin has no firewalld backend (no firewalld was available to test "
+                     "it against); set \"backend\": \"iptables\" to use iptables";
+  if (!del && c.backend == "firewalld") Fail(std::string("the firewalld backend is not supported: ") + kWhy);
+  if (!del && c.backend != "iptables" && cni::fw::FirewalldRunning()) {
+    Fail(std::string("firewalld is running (org.fedoraproject.FirewallD1 on the system bus), which the "
+                     "reference would use, but ") + kWhy);
   }
   return cni::fw::MakeIptablesBackend(cni::fw::DetectIptablesKind());
 }
@@ -87,6 +92,7 @@ std::string IsolationBridge(const Config& c, const cni::Result& r) {
          "with \"bridge\"");
   }
   if (r.interfaces[0].name.empty()) Fail("got empty bridge name");
+  cni::fw::CheckInterfaceName(r.interfaces[0].name);
   return r.interfaces[0].name;
 }
 
@@ -107,6 +113,12 @@ Config ParseConfig(const cni::CallArgs& args) {
     c.ingress_policy = d.String("ingressPolicy").value_or("");
   } catch (const Error& e) {
     Fail("failed to load netconf: " + e.msg());
+  }
+  // Checked here, before any transaction: the name is written into iptables-restore scripts.
+  try {
+    cni::fw::CheckChainName(c.admin_chain);
+  } catch (const Error& e) {
+    Fail("iptablesAdminChainName: " + e.msg());
   }
   try {
     c.prev_result = args.PrevResult();
@@ -180,7 +192,7 @@ cni::Result Add(const cni::CallArgs& args) {
 
 void Del(const cni::CallArgs& args) {
   Config c = ParseConfig(args);
-  std::unique_ptr<cni::fw::Backend> ipt = Backend(c);
+  std::unique_ptr<cni::fw::Backend> ipt = Backend(c, true);
   cni::ErrorList errors;
   if (c.prev_result) {
     for (Family f : Families(*c.prev_result)) {

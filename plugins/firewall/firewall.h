@@ -7,7 +7,8 @@
 // bridge. Each address family is one firewall transaction. DEL removes the container's rules
 // (never the shared chains or the isolation rules, which other containers may need); CHECK looks
 // for the jumps and the container's rules. The firewalld backend is not implemented (no
-// firewalld to test against here): asking for it is an error that says so.
+// firewalld to test against here): asking for it, or finding firewalld running when choosing
+// automatically, is an error on ADD and CHECK that says so; DEL still succeeds.
 #pragma once
 
 #include <optional>

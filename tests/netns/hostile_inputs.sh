@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Hostile input for the plugins that change kernel state (docs/reliability.md "Hostile input"):
-# a table of malformed and adversarial bridge, portmap, loopback and tuning calls, each run by the built binary
-# inside a throw-away node namespace (pods are throw-away namespaces too). Every row asserts the
-# exit status, the exact CNI error code, a clear message, and that nothing changed: links,
-# addresses, routes, forwarding sysctls, iptables/ip6tables/nft rules of the node, links of the
-# pod, and the whole dataDir (listing and contents). The host-local and flannel rows (no kernel
-# state, NUL bytes in CNI_* values) are in tests/unit/hostile_inputs_test.cpp.
+# a table of malformed and adversarial bridge, portmap, loopback, tuning, bandwidth and firewall
+# calls, each run by the built binary inside a throw-away node namespace (pods are throw-away
+# namespaces too). Every row asserts the exit status, the exact CNI error code, a clear message,
+# and that nothing changed: links, addresses, routes, forwarding sysctls, iptables/ip6tables/nft
+# rules and qdiscs of the node, links and sysctls of the pod, and the whole dataDir (listing and
+# contents). The host-local and flannel rows (no kernel state, NUL bytes in CNI_* values) are in
+# tests/unit/hostile_inputs_test.cpp.
 # HOSTILE_REF=1 also prints what the reference binaries answer to every row (not asserted).
 set -euo pipefail
 export LC_ALL=C
 WEFT_BIN=${WEFT_BIN:?}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
-for p in bridge portmap host-local loopback tuning; do [ -x "$WEFT_BIN/$p" ] || { echo "missing $WEFT_BIN/$p"; exit 1; }; done
+for p in bridge portmap host-local loopback tuning bandwidth firewall; do [ -x "$WEFT_BIN/$p" ] || { echo "missing $WEFT_BIN/$p"; exit 1; }; done
 if [ "$(id -u)" != 0 ] || ! ip netns add "whprobe$$" 2>/dev/null; then
   echo "SKIP: needs root and network namespaces"; exit 77
 fi
@@ -45,6 +46,7 @@ snap() {
     ip netns exec "$NODE" iptables-save | grep -v '^#' || true
     ip netns exec "$NODE" ip6tables-save | grep -v '^#' || true
     ip netns exec "$NODE" nft list ruleset
+    ip netns exec "$NODE" tc qdisc show
     ip -n "$POD" -d -o link show | sed -E 's/[a-z_]+_timer +[0-9.]+//g'
     ip -n "$POD" -o addr show
     ip netns exec "$POD" sysctl -n net.core.somaxconn net.ipv4.conf.all.arp_filter
@@ -208,6 +210,39 @@ row "tuning: netns missing" tuning 999 'failed to Statfs "/var/run/netns/whnope"
 row "tuning: the node's own netns" tuning 8 "should not be the same" CNI_NETNS=/var/run/netns/$NODE <<<"$(tu '"sysctl":{"net.core.somaxconn":"7"},"mtu":1400')"
 row "tuning: 20000 sysctls, the last outside net" tuning 999 'invalid net sysctl key: "vm.x"' \
   <<<"$(tu "\"sysctl\":{$(for i in $(seq 20000); do printf '"net.core.k%d":"1",' $i; done)\"vm.x\":\"1\"}")"
+
+# --- bandwidth: chained after bridge; the pod's eth0 is not a veth here (there is none)
+BWPREV='"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"hveth0"},{"name":"eth0","sandbox":"'$NSPATH'"}],"ips":[{"interface":1,"address":"10.77.0.5/24"}]}'
+bw() { printf '{"cniVersion":"1.0.0","name":"hnet","type":"bandwidth",%s,%s}' "$BWPREV" "$1"; }
+row "bandwidth: rate a string" bandwidth 999 "failed to parse network configuration: json: cannot unmarshal string into Go struct field PluginConf.ingressRate of type uint64" <<<"$(bw '"ingressRate":"1M","ingressBurst":1')"
+row "bandwidth: rate without burst" bandwidth 999 "if rate is set, burst must also be set" <<<"$(bw '"egressRate":1000')"
+row "bandwidth: burst without rate" bandwidth 999 "if burst is set, rate must also be set" <<<"$(bw '"ingressBurst":1000')"
+row "bandwidth: burst of 4 GiB" bandwidth 999 "burst cannot be more than 4GB" <<<"$(bw '"ingressRate":1000,"ingressBurst":34359738360')"
+row "bandwidth: negative runtime rate" bandwidth 999 "cannot unmarshal number -1 into Go struct field BandwidthEntry.runtimeConfig.bandwidth.egressRate of type uint64" <<<"$(bw '"runtimeConfig":{"bandwidth":{"egressRate":-1,"egressBurst":1}}')"
+row "bandwidth: rate 2^64" bandwidth 999 "cannot unmarshal number" <<<"$(bw '"ingressRate":18446744073709551616,"ingressBurst":1')"
+row "bandwidth: runtimeConfig a string" bandwidth 999 "cannot unmarshal string into Go struct field PluginConf.runtimeConfig" <<<"$(bw '"runtimeConfig":"fast"')"
+row "bandwidth: no prevResult" bandwidth 999 "must be called as chained plugin" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"bandwidth","ingressRate":1000,"ingressBurst":1000}'
+row "bandwidth: no interfaces" bandwidth 999 "no interfaces provided" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"bandwidth","ingressRate":1000,"ingressBurst":1000,"prevResult":{"cniVersion":"1.0.0","ips":[{"address":"10.77.0.5/24"}]}}'
+row "bandwidth: container interface missing" bandwidth 999 'container interface eth0 has no veth peer: could not look up "eth0": Link not found' <<<"$(bw '"ingressRate":1000,"ingressBurst":1000')"
+row "bandwidth: netns gone" bandwidth 999 "failed to open netns" CNI_NETNS=/var/run/netns/whnone$$ <<<"$(bw '"ingressRate":1000,"ingressBurst":1000')"
+row "bandwidth: cniVersion 0.2.0" bandwidth 1 "incompatible CNI versions" <<<'{"cniVersion":"0.2.0","name":"hnet","type":"bandwidth"}'
+row "bandwidth: prevResult garbage" bandwidth 999 "could not parse prevResult" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"bandwidth","prevResult":{"ips":[{"address":"zz"}]}}'
+
+# --- firewall
+FWPREV='"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"hbr0"},{"name":"hveth0"},{"name":"eth0","sandbox":"'$NSPATH'"}],"ips":[{"interface":2,"address":"10.77.0.5/24"},{"interface":2,"address":"fd77::5/64"}]}'
+fw() { printf '{"cniVersion":"1.0.0","name":"hnet","type":"firewall",%s,%s}' "$FWPREV" "$1"; }
+row "firewall: unknown ingress policy (nothing written first)" firewall 999 'unknown ingress policy: "bogus"' <<<"$(fw '"ingressPolicy":"bogus"')"
+row "firewall: firewalld backend" firewall 999 "firewalld backend is not supported" <<<"$(fw '"backend":"firewalld"')"
+row "firewall: backend a number" firewall 999 "failed to load netconf: json: cannot unmarshal number into Go struct field FirewallNetConf.backend of type string" <<<"$(fw '"backend":1')"
+row "firewall: admin chain injection" firewall 999 "iptablesAdminChainName: invalid chain name" <<<"$(fw '"iptablesAdminChainName":"X\n-P FORWARD ACCEPT"')"
+row "firewall: admin chain too long" firewall 999 "iptablesAdminChainName: invalid chain name" <<<"$(fw '"iptablesAdminChainName":"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123"')"
+row "firewall: bridge name injection" firewall 999 "invalid interface name" \
+  <<<'{"cniVersion":"1.0.0","name":"hnet","type":"firewall","ingressPolicy":"same-bridge","prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"hbr0\n-A INPUT -j DROP"}],"ips":[{"address":"10.77.0.5/24"}]}}'
+row "firewall: same-bridge without interfaces" firewall 999 'interface needs to be set for ingress policy "same-bridge"' \
+  <<<'{"cniVersion":"1.0.0","name":"hnet","type":"firewall","ingressPolicy":"same-bridge","prevResult":{"cniVersion":"1.0.0","ips":[{"address":"10.77.0.5/24"}]}}'
+row "firewall: no prevResult" firewall 999 "missing prevResult from earlier plugin" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"firewall"}'
+row "firewall: cniVersion 0.3.1" firewall 1 "incompatible CNI versions" <<<'{"cniVersion":"0.3.1","name":"hnet","type":"firewall"}'
+row "firewall: prevResult garbage" firewall 999 "could not parse prevResult" <<<'{"cniVersion":"1.0.0","name":"hnet","type":"firewall","prevResult":{"ips":[{"address":"10.1.2.3"}]}}'
 
 echo "$rows rows, $fails failures"
 [ "$fails" = 0 ]

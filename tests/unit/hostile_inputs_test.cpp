@@ -17,8 +17,10 @@
 #include <functional>
 #include <sstream>
 
+#include "bandwidth.h"
 #include "cni/json.h"
 #include "cni/skel.h"
+#include "firewall.h"
 #include "flannel.h"
 #include "host_local.h"
 
@@ -91,7 +93,7 @@ Outcome Run(const cni::PluginFuncs& funcs, const cni::Env& env, const std::strin
 
 struct Row {
   const char* name;
-  const char* plugin;  // "host-local" or "flannel"
+  const char* plugin;  // "host-local", "flannel", or "bandwidth"/"firewall" failing before kernel work
   std::vector<std::pair<std::string, std::string>> env;  // overrides; "" value = unset
   std::string stdin_data;
   unsigned code;
@@ -120,6 +122,15 @@ std::string RangeSets(size_t n) {
   std::string out;
   for (size_t i = 0; i < n; ++i) out += std::string(i ? "," : "") + R"([{"subnet":"10.9.0.0/24"}])";
   return out;
+}
+std::string BW(const std::string& extra) {
+  return R"({"cniVersion":"1.0.0","name":"bwnet","type":"bandwidth",)" + extra +
+         R"(,"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":"veth0"},{"name":"eth0","sandbox":"/x"}],"ips":[{"interface":1,"address":"10.9.0.2/24"}]}})";
+}
+std::string FW(const std::string& extra, const std::string& bridge = "br0") {
+  return R"({"cniVersion":"1.0.0","name":"fwnet","type":"firewall",)" + extra +
+         R"(,"prevResult":{"cniVersion":"1.0.0","interfaces":[{"name":")" + bridge +
+         R"("},{"name":"eth0","sandbox":"/x"}],"ips":[{"interface":1,"address":"10.9.0.2/24"}]}})";
 }
 auto SubnetEnv(std::string content) {
   return [content](const Root& r) { r.Write("subnet.env", content); };
@@ -233,6 +244,22 @@ std::vector<Row> Rows() {
        SubnetEnv("FLANNEL_NETWORK=10.0.0.0/8,,x\nFLANNEL_SUBNET=10.1.17.1/24\nFLANNEL_MTU=1472\nFLANNEL_IPMASQ=true\n")},
       {"flannel delegate not installed", "flannel", {}, FL(), 999,
        R"(failed to delegate add: failed to find plugin "bridge" in path [@R@/bin])"},
+      // --- bandwidth and firewall: refused before any kernel or firewall state is touched
+      {"bandwidth netns missing", "bandwidth", {}, BW(R"("ingressRate":1000,"ingressBurst":1000)"), 999,
+       "failed to open netns \"@R@/no-such-netns\""},
+      {"bandwidth NUL in CNI_IFNAME", "bandwidth", {{"CNI_IFNAME", std::string("eth0\0x", 6)}}, BW(R"("ingressRate":1)"), 4,
+       "interface name contains / or : or whitespace characters"},
+      {"bandwidth fractional runtime rate", "bandwidth", {}, BW(R"("runtimeConfig":{"bandwidth":{"ingressRate":1.5}})"), 999,
+       "cannot unmarshal number 1.5 into Go struct field BandwidthEntry.runtimeConfig.bandwidth.ingressRate of type uint64"},
+      {"bandwidth burst 2^35", "bandwidth", {}, BW(R"("egressRate":1,"egressBurst":34359738368)"), 999,
+       "burst cannot be more than 4GB"},
+      {"firewall admin chain starting with -", "firewall", {}, FW(R"("iptablesAdminChainName":"-X")"), 999,
+       "iptablesAdminChainName: invalid chain name"},
+      {"firewall admin chain with NUL", "firewall", {}, FW(R"("iptablesAdminChainName":"A\u0000B")"), 999,
+       "iptablesAdminChainName: invalid chain name"},
+      {"firewall bridge name with NUL", "firewall", {}, FW(R"("ingressPolicy":"same-bridge")", "br0\\u0000x"), 999,
+       "invalid interface name"},
+      {"firewall firewalld", "firewall", {}, FW(R"("backend":"firewalld")"), 999, "firewalld backend is not supported"},
       // --- symlinks planted in dataDir
       {"host-local lock is a symlink", "host-local", {}, kGood, 999, "open @R@/data/hlnet/lock",
        [](const Root& r) {
@@ -263,7 +290,11 @@ TEST_CASE("hostile inputs: exact code, clear message, no change on disk", "[host
         else env[k] = v;
       }
       const std::string before = Snapshot(root.dir);
-      const auto funcs = std::string(row.plugin) == "flannel" ? flannel::Funcs() : hostlocal::Funcs();
+      const std::string plugin = row.plugin;
+      const auto funcs = plugin == "flannel"     ? flannel::Funcs()
+                         : plugin == "bandwidth" ? bandwidth::Funcs()
+                         : plugin == "firewall"  ? firewall::Funcs()
+                                                 : hostlocal::Funcs();
       Outcome o = Run(funcs, env, root.Sub(row.stdin_data));
       INFO("output: " << o.out.substr(0, 600));
       CHECK(o.rc == 1);

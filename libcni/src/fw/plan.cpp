@@ -84,6 +84,8 @@ std::vector<Op> PlanEnsure(Family family, std::span<const Chain> chains,
                            std::map<std::string, TableState>& states) {
   std::vector<Op> ops;
   for (const Chain& c : chains) {
+    CheckChainName(c.name);
+    for (const std::string& e : c.entry_chains) CheckChainName(e);
     TableState& st = states[c.table];
     if (!st.Has(c.name)) {
       ops.push_back({Op::kNewChain, c.table, c.name, "", {}, 0});

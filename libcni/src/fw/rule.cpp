@@ -149,7 +149,25 @@ std::string SaveString(const std::string& v) {
   return out + "\"";
 }
 
+bool PlainChars(std::string_view v) {
+  for (char c : v) {
+    auto u = static_cast<unsigned char>(c);
+    if (u <= 0x20 || u == 0x7f || c == '"' || c == '\'' || c == '\\') return false;
+  }
+  return true;
+}
+
 }  // namespace
+
+void CheckChainName(std::string_view name) {
+  if (name.empty() || name.size() > 28 || name[0] == '-' || name[0] == '!' || !PlainChars(name))
+    Fail("invalid chain name \"" + std::string(name) + "\"");
+}
+
+void CheckInterfaceName(std::string_view name) {
+  if (name.empty() || name.size() > 15 || !PlainChars(name) || name.find('/') != std::string_view::npos)
+    Fail("invalid interface name \"" + std::string(name) + "\"");
+}
 
 Rule Rule::Parse(Family family, std::span<const std::string> args) {
   Rule r;
@@ -174,9 +192,11 @@ Rule Rule::Parse(Family family, std::span<const std::string> args) {
       r.dst_neg = neg;
     } else if (a == "-i" || a == "--in-interface") {
       r.in_iface = value(i);
+      CheckInterfaceName(r.in_iface);
       r.in_neg = neg;
     } else if (a == "-o" || a == "--out-interface") {
       r.out_iface = value(i);
+      CheckInterfaceName(r.out_iface);
       r.out_neg = neg;
     } else if (a == "-p" || a == "--protocol") {
       r.proto = ProtoName(value(i));
@@ -186,6 +206,7 @@ Rule Rule::Parse(Family family, std::span<const std::string> args) {
       ctx = Ctx::kMatch;
     } else if (a == "-j" || a == "--jump") {
       r.target = value(i);
+      CheckChainName(r.target);
       ctx = Ctx::kTarget;
     } else if (a.starts_with("--")) {
       std::string canon;

@@ -93,11 +93,11 @@ void AddU32Filter(Socket& s, const U32MatchAll& f) {
   nl::PutStr(m.get(), TCA_KIND, "u32");
   nlattr* opts = nl::Nest(m.get(), TCA_OPTIONS);
   // The selector with one all-zero key: every packet matches.
-  unsigned char sel[sizeof(tc_u32_sel) + sizeof(tc_u32_key)] = {};
-  tc_u32_sel head{};
-  head.flags = TC_U32_TERMINAL;
-  head.nkeys = 1;
-  std::memcpy(sel, &head, sizeof head);
+  // (tc_u32_sel ends in a flexible array of keys, so it is filled in place in a buffer.)
+  alignas(tc_u32_sel) unsigned char sel[sizeof(tc_u32_sel) + sizeof(tc_u32_key)] = {};
+  auto* head = reinterpret_cast<tc_u32_sel*>(sel);
+  head->flags = TC_U32_TERMINAL;
+  head->nkeys = 1;
   nl::PutRaw(m.get(), TCA_U32_SEL, sel, sizeof sel);
   if (f.classid) nl::PutU32(m.get(), TCA_U32_CLASSID, f.classid);
   nlattr* acts = nl::Nest(m.get(), TCA_U32_ACT);

@@ -51,6 +51,14 @@ struct Rule {
   std::string Canonical() const;
 };
 
+/// Throws cni::Error (999) unless `name` can be an iptables chain or target name: 1 to 28
+/// printable characters, no white space or quotes, not starting with '-' or '!' (names are
+/// written into iptables-restore scripts, so nothing may break out of a line or token).
+void CheckChainName(std::string_view name);
+/// The same for an interface name in -i/-o: 1 to 15 characters, none of them white space,
+/// control characters, quotes or '/'; a trailing '+' (wildcard) is allowed.
+void CheckInterfaceName(std::string_view name);
+
 /// What Remove does with a chain.
 enum class TeardownPolicy {
   kOnComplete,  // Remove deletes the jumps into it, flushes and deletes it
