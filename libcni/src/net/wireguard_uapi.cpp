@@ -331,7 +331,7 @@ class UserspaceDevice final : public Device {
         started = Clock::now();
         try {
           std::lock_guard lock(mu_);
-          Spawn();
+          if (!Adopt()) Spawn();  // Adopt also clears the socket a killed process left behind
           DeviceState want = state_;
           state_ = DeviceState{};
           ConfigureLocked(ConfigFor(want));
