@@ -47,7 +47,7 @@ struct PluginFuncs {
   std::function<void(const CallArgs&)> status;  // empty: STATUS succeeds silently
   /// The oldest spec version the plugin accepts, as the reference's VersionsStartingFrom
   /// ("0.3.0" for bandwidth, "0.4.0" for firewall); empty: every supported version.
-  std::string min_version;
+  std::string min_version{};
 };
 
 struct Invocation {
