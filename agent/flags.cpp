@@ -55,6 +55,7 @@ std::optional<int> ParseFlags(std::vector<std::string> args, AgentOptions& o, st
   app.add_flag("--ip-masq-fully-random-disable", fully_random_disable, "do not use --random-fully in the MASQUERADE rules")->envname(Env("IP_MASQ_FULLY_RANDOM_DISABLE"));
   app.add_option("--iptables-resync", o.iptables_resync_s, "resync period for iptables rules and the kernel entries, in seconds")->envname(Env("IPTABLES_RESYNC"))->capture_default_str()->check(CLI::PositiveNumber);
   app.add_flag("--iptables-forward-rules", o.iptables_forward_rules, "add default accept rules to FORWARD chain in iptables")->envname(Env("IPTABLES_FORWARD_RULES"))->capture_default_str();
+  app.add_option("--wireguard-go", o.wireguard_go, "wireguard-go binary for the wireguard backend when the kernel has no WireGuard (default: wireguard-go on $PATH)")->envname(Env("WIREGUARD_GO"));
   app.add_option("--healthz-ip", o.healthz_ip, "the IP address for healthz server to listen")->envname(Env("HEALTHZ_IP"))->capture_default_str();
   app.add_option("--healthz-port", o.healthz_port, "the port for healthz server to listen (0 to disable)")->envname(Env("HEALTHZ_PORT"))->capture_default_str()->check(CLI::Range(0, 65535));
   app.add_flag("--kube-subnet-mgr", kube, "contact the Kubernetes API for subnet assignment (not supported by weftd)")->envname(Env("KUBE_SUBNET_MGR"));

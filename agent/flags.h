@@ -21,6 +21,7 @@ struct AgentOptions : LoopOptions {
   int64_t lease_ttl_s = 86400;
   std::string healthz_ip = "0.0.0.0";
   int healthz_port = 0;
+  std::string wireguard_go;  // --wireguard-go: the userspace WireGuard binary (wireguard backend)
   /// The etcd manager's part.
   EtcdManagerOptions EtcdManager() const { return {etcd, prefix, lease_ttl_s, std::nullopt}; }
 };

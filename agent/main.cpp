@@ -37,7 +37,7 @@ int main(int argc, char** argv) {
     EtcdManagerOptions etcd = o.EtcdManager();
     if (auto env = cni::ReadFile(o.subnet_file)) etcd.previous_subnet6 = ReadPreviousSubnet(*env, 6);
     EtcdSubnetManager manager(etcd, rt);
-    Agent agent(o, rt, manager, MakeBackend);
+    Agent agent(o, rt, manager, [&o](const NetworkConfig& c, const ExtIface& e) { return MakeBackend(c, e, o.wireguard_go); });
     std::unique_ptr<HealthServer> health;
     if (o.healthz_port > 0)
       health = std::make_unique<HealthServer>(o.healthz_ip, o.healthz_port, [&] { return rt.NotReadyReason(); },

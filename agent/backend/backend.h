@@ -62,6 +62,8 @@ class Backend {
 };
 
 /// The backend for `cfg.backend.type` on `ext`; throws cni::Error for a type weftd lacks.
-std::unique_ptr<Backend> MakeBackend(const NetworkConfig& cfg, const ExtIface& ext);
+/// `wireguard_go`: --wireguard-go (the userspace WireGuard binary; empty: "wireguard-go" on $PATH).
+std::unique_ptr<Backend> MakeBackend(const NetworkConfig& cfg, const ExtIface& ext,
+                                     const std::string& wireguard_go = "");
 
 }  // namespace weft::agent

@@ -105,10 +105,11 @@ NetworkConfig ParseConfig(std::string_view json_text) {
     c.backend.learning = b->Bool("Learning").value_or(false);
     c.backend.direct_routing = b->Bool("DirectRouting").value_or(false);
     c.backend.mtu = b->Int("MTU").value_or(0);
+    c.backend.raw = b->json().dump();
   } else {
     c.backend.type = "udp";
   }
-  if (c.backend.type != "vxlan" && c.backend.type != "host-gw")
+  if (c.backend.type != "vxlan" && c.backend.type != "host-gw" && c.backend.type != "wireguard")
     Fail("unknown backend type: " + c.backend.type);
   if (c.backend.vni < 0 || c.backend.vni > 0xffffff) Fail("invalid VXLAN VNI " + std::to_string(c.backend.vni));
   if (c.backend.port < 0 || c.backend.port > 65535) Fail("invalid VXLAN port " + std::to_string(c.backend.port));

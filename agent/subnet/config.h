@@ -23,6 +23,7 @@ struct BackendConfig {
   bool learning = false;
   bool direct_routing = false;
   int64_t mtu = 0;  // 0: the external interface MTU
+  std::string raw;  // the Backend object as compact JSON (wireguard parses its own keys)
 };
 
 struct NetworkConfig {
