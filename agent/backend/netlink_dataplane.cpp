@@ -22,7 +22,6 @@ namespace net = cni::net;
 
 net::Mac ToMac(const Mac& m) { return net::Mac{m}; }
 
-constexpr int kRtprotBoot = 3;  // what Go's netlink.RouteReplace leaves in place (flanneld)
 constexpr uint16_t kNudPermanent = 0x80;
 
 class NetlinkDataplane : public Dataplane {
@@ -118,7 +117,6 @@ class NetlinkDataplane : public Dataplane {
     nr.dst = r.dst;
     nr.gw = r.gw;
     if (!r.dev.empty()) nr.index = Index(r.dev);
-    nr.protocol = kRtprotBoot;
     nr.onlink = r.onlink;
     return nr;
   }

@@ -65,7 +65,7 @@ std::optional<DelegateConf> LoadSaved(const std::string& path) {
 
 void RemoveFile(const std::string& path) {
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
-    std::cerr << "flannel: remove " << path << ": " << GoErrnoText(errno) << "\n";
+    std::cerr << "flannel: remove " << path << ": " << cni::GoErrno(errno) << "\n";
   }
 }
 
@@ -104,7 +104,7 @@ void RemoveStaleSaved(const NetConf& n, const std::string& network, const std::s
                       cni::ErrorList& errors) {
   DIR* dir = ::opendir(n.data_dir.c_str());
   if (!dir) {
-    if (errno != ENOENT) errors.Add(cni::Error(cni::kInternal, "open " + n.data_dir + ": " + GoErrnoText(errno)));
+    if (errno != ENOENT) errors.Add(cni::Error(cni::kInternal, "open " + n.data_dir + ": " + cni::GoErrno(errno)));
     return;
   }
   std::vector<std::string> names;

@@ -108,19 +108,11 @@ SubnetEnv ParseSubnetEnv(std::string_view text, std::string_view path) {
   return env;
 }
 
-std::string GoErrnoText(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z' && !(s.size() > 1 && s[1] >= 'A' && s[1] <= 'Z')) {
-    s[0] = static_cast<char>(s[0] + ('a' - 'A'));
-  }
-  return s;
-}
-
 SubnetEnv LoadSubnetEnv(const std::string& path) {
   cni::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
     int e = errno;
-    throw cni::Error(e == ENOENT ? cni::kTryAgainLater : cni::kInternal, "open " + path + ": " + GoErrnoText(e));
+    throw cni::Error(e == ENOENT ? cni::kTryAgainLater : cni::kInternal, "open " + path + ": " + cni::GoErrno(e));
   }
   std::string text;
   char buf[8192];
@@ -128,7 +120,7 @@ SubnetEnv LoadSubnetEnv(const std::string& path) {
     ssize_t k = ::read(fd.get(), buf, sizeof buf);
     if (k < 0) {
       if (errno == EINTR) continue;
-      throw cni::Error(cni::kInternal, "read " + path + ": " + GoErrnoText(errno));
+      throw cni::Error(cni::kInternal, "read " + path + ": " + cni::GoErrno(errno));
     }
     if (k == 0) break;
     text.append(buf, static_cast<size_t>(k));

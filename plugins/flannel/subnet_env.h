@@ -42,7 +42,4 @@ SubnetEnv ParseSubnetEnv(std::string_view text, std::string_view path);
 /// written it yet. Other I/O errors are kInternal with Go's wording ("read <path>: is a directory").
 SubnetEnv LoadSubnetEnv(const std::string& path);
 
-/// Go's text for an errno value (strerror with a lower-case first letter, as Go's syscall table).
-std::string GoErrnoText(int err);
-
 }  // namespace flannel

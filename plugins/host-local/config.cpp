@@ -112,13 +112,6 @@ int Cmp(const IP& a, const IP& b) {
   return x < y ? -1 : (x > y ? 1 : 0);
 }
 
-// Go's lower-case errno texts ("no such file or directory").
-std::string GoErrno(int err) {
-  std::string s = std::strerror(err);
-  if (!s.empty() && s[0] >= 'A' && s[0] <= 'Z') s[0] = static_cast<char>(s[0] + 32);
-  return s;
-}
-
 std::vector<std::string_view> Fields(std::string_view line) {
   std::vector<std::string_view> out;
   size_t i = 0;
@@ -321,14 +314,14 @@ IpamConfig LoadIpamConfigUnwrapped(const Json& config, std::string_view cni_args
 
 cni::DNS ParseResolvConf(const std::string& path) {
   cni::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) Fail("open " + path + ": " + GoErrno(errno));
+  if (!fd) Fail("open " + path + ": " + cni::GoErrno(errno));
   std::string data;
   char buf[4096];
   for (;;) {
     ssize_t k = ::read(fd.get(), buf, sizeof buf);
     if (k < 0) {
       if (errno == EINTR) continue;
-      Fail("read " + path + ": " + GoErrno(errno));
+      Fail("read " + path + ": " + cni::GoErrno(errno));
     }
     if (k == 0) break;
     data.append(buf, static_cast<size_t>(k));
