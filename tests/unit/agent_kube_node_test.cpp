@@ -6,6 +6,7 @@
 #include "agent/subnet/kube/node.h"
 #include "cni/error.h"
 
+using namespace weft::agent;
 using namespace weft::agent::kube;
 using nlohmann::json;
 
@@ -108,11 +109,12 @@ TEST_CASE("agent kube: Node to lease (nodeToLease)", "[agent][kube]") {
               {kA.backend_data, bd},
               {kA.public_ip, "198.18.0.12"}},
              "10.42.2.0/24", {"10.42.2.0/24", "fd00:42:2::/64"});
-  NodeLease l = NodeToLease(n, kA);
+  Lease l = NodeToLease(n, kA);
   CHECK(l.subnet.String() == "10.42.2.0/24");
-  CHECK(l.public_ip.String() == "198.18.0.12");
-  CHECK(l.backend_type == "vxlan");
-  CHECK(l.backend_data == bd);
+  CHECK(l.attrs.public_ip.String() == "198.18.0.12");
+  CHECK(l.attrs.backend_type == "vxlan");
+  CHECK(l.attrs.backend_data == bd);
+  CHECK(l.source == "node/n2");
 
   // The v6 entry first: the v4 one is still found.
   n.pod_cidrs = {"fd00:42:2::/64", "10.42.2.0/24"};
@@ -181,7 +183,10 @@ TEST_CASE("agent kube: the own subnet from spec.podCIDR(s)", "[agent][kube]") {
 }
 
 TEST_CASE("agent kube: annotation PATCH bodies byte-identical to flanneld's", "[agent][kube]") {
-  const OwnAttrs attrs{*cni::IP::Parse("198.18.0.11"), "vxlan", R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})"};
+  weft::agent::LeaseAttrs attrs;
+  attrs.public_ip = *cni::IP::Parse("198.18.0.11");
+  attrs.backend_type = "vxlan";
+  attrs.backend_data = R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})";
   // A fresh Node (kubelet's annotations only): every flannel key is added, in sorted order;
   // the JSON string escapes are Go's.
   Node fresh = N("n1", {{"node.alpha.kubernetes.io/ttl", "0"}}, "10.42.0.0/24");
@@ -211,9 +216,14 @@ TEST_CASE("agent kube: annotation PATCH bodies byte-identical to flanneld's", "[
   CHECK_FALSE(AnnotationPatch(nat, kA, attrs));
 
   // host-gw has no backend data: flanneld writes the literal "null".
-  const OwnAttrs hostgw{*cni::IP::Parse("198.18.0.11"), "host-gw", "null"};
+  weft::agent::LeaseAttrs hostgw = attrs;
+  hostgw.backend_type = "host-gw";
+  hostgw.backend_data = "null";
   CHECK(AnnotationPatch(N("n1", {}, "10.42.0.0/24"), kA, hostgw) ==
         std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"host-gw","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"198.18.0.11"}}})"));
+  hostgw.backend_data = "";  // a backend without data (OwnSetup leaves it empty): still "null"
+  CHECK(AnnotationPatch(N("n1", {}, "10.42.0.0/24"), kA, hostgw)->find(R"("flannel.alpha.coreos.com/backend-data":"null")") !=
+        std::string::npos);
   // A custom prefix; Go's HTML escaping of a user-provided overwrite value.
   Annotations custom = Annotations::FromPrefix("example.com/net");
   Node odd = N("n1", {{custom.public_ip_overwrite, "a<b>&c"}}, "10.42.0.0/24");

@@ -114,18 +114,19 @@ Node ParseNode(const json& obj) {
 
 bool IsManaged(const Node& n, const Annotations& a) { return n.Annotation(a.kube_subnet_manager) == "true"; }
 
-NodeLease NodeToLease(const Node& n, const Annotations& a) {
-  NodeLease l;
+Lease NodeToLease(const Node& n, const Annotations& a) {
+  Lease l;
   std::string pip = n.Annotation(a.public_ip);
   auto ip = cni::IP::Parse(pip);
   if (!ip) Malformed("invalid IP address format");
   if (!ip->is4()) Malformed("invalid IPv4 address format");
-  l.public_ip = *ip;
-  l.backend_data = n.Annotation(a.backend_data);
+  l.attrs.public_ip = *ip;
+  l.attrs.backend_data = n.Annotation(a.backend_data);
   auto cidr = PodCidr4(n, n.name);
   if (!cidr) Malformed("missing IPv4 address on n.Spec.PodCIDRs");
   l.subnet = *cidr;
-  l.backend_type = n.Annotation(a.backend_type);
+  l.attrs.backend_type = n.Annotation(a.backend_type);
+  l.source = "node/" + n.name;
   return l;
 }
 
@@ -154,7 +155,9 @@ cni::IPNet OwnSubnet(const Node& n, const cni::IPNet& network) {
   return *cidr;
 }
 
-std::optional<std::string> AnnotationPatch(const Node& n, const Annotations& a, const OwnAttrs& attrs) {
+std::optional<std::string> AnnotationPatch(const Node& n, const Annotations& a, const LeaseAttrs& in) {
+  LeaseAttrs attrs = in;
+  if (attrs.backend_data.empty()) attrs.backend_data = "null";  // json.Marshal of a nil RawMessage
   const std::string pip = attrs.public_ip.String();
   const std::string overwrite = n.Annotation(a.public_ip_overwrite);
   bool differs = n.Annotation(a.backend_data) != attrs.backend_data ||

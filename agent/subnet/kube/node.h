@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent/subnet/lease.h"
 #include "cni/ip.h"
 
 namespace weft::agent::kube {
@@ -49,20 +50,13 @@ struct Node {
 /// Reads a Node object; throws cni::Error(kDecodingFailure) when it is not a Node's shape.
 Node ParseNode(const nlohmann::json& obj);
 
-/// A Node as a peer lease: flanneld's nodeToLease.
-struct NodeLease {
-  cni::IPNet subnet;  // masked
-  cni::IP public_ip;
-  std::string backend_type;
-  std::string backend_data;  // raw JSON, as annotated
-};
-
 /// Whether the Node carries kube-subnet-manager=true (only those become leases).
 bool IsManaged(const Node& n, const Annotations& a);
 
-/// flanneld's nodeToLease for IPv4; throws cni::Error(kDecodingFailure) with its messages for a
-/// malformed public-ip or pod CIDR.
-NodeLease NodeToLease(const Node& n, const Annotations& a);
+/// flanneld's nodeToLease for IPv4 (subnet masked, PublicIP, BackendType, BackendData as
+/// annotated, source "node/<name>"); throws cni::Error(kDecodingFailure) with its messages for
+/// a malformed public-ip or pod CIDR.
+Lease NodeToLease(const Node& n, const Annotations& a);
 
 /// Whether an update of a managed Node changes its lease for peers (backend-data, backend-type
 /// or public-ip differ), as flanneld's handleUpdateLeaseEvent decides.
@@ -75,17 +69,11 @@ bool LeaseChanged(const Node& old_node, const Node& new_node, const Annotations&
 /// controller-manager may still assign it).
 cni::IPNet OwnSubnet(const Node& n, const cni::IPNet& network);
 
-/// What this node advertises.
-struct OwnAttrs {
-  cni::IP public_ip;
-  std::string backend_type;  // "vxlan", "host-gw"
-  std::string backend_data;  // json.Marshal of the backend data ("null" when none)
-};
-
 /// The body of flanneld's annotation PATCH (strategicpatch.CreateTwoWayMergePatch of the Node
 /// before and after AcquireLease sets the annotations): {"metadata":{"annotations":{...}}} with
 /// only the keys whose value changes, sorted, Go-escaped. nullopt when nothing would change.
-std::optional<std::string> AnnotationPatch(const Node& n, const Annotations& a, const OwnAttrs& attrs);
+/// `attrs.backend_data` is json.Marshal of the backend data ("null" when there is none).
+std::optional<std::string> AnnotationPatch(const Node& n, const Annotations& a, const LeaseAttrs& attrs);
 
 /// The body of CompleteLease's PATCH: NetworkUnavailable=False, reason FlannelIsUp, both times `now`.
 std::string NetworkAvailablePatch(std::time_t now);
