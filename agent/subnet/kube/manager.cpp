@@ -108,7 +108,8 @@ NetworkConfig KubeSubnetManager::GetNetworkConfig() {
   // exits unless CONT_WHEN_CACHE_NOT_READY=true): here, the first list of Nodes.
   if (!synced_) {
     try {
-      first_list_ = List(&first_rv_);
+      std::string rv;
+      List(&rv);
       synced_ = true;
     } catch (const cni::Error& e) {
       if (!Retryable(e)) throw;
@@ -261,14 +262,10 @@ void KubeSubnetManager::SetNetworkAvailable() {
 }
 
 void KubeSubnetManager::WatchLeases(const std::function<void(LeaseEvent)>& sink) {
+  // The first snapshot is a fresh list, not the start-up sync's: that one predates the own
+  // Node's annotations, and the loop expects the own lease in every snapshot.
   std::string rv;
   bool need_list = true;
-  if (!first_rv_.empty()) {  // the sync's list is still current enough: the watch replays since it
-    sink({LeaseEvent::kSnapshot, std::move(first_list_)});
-    rv = std::move(first_rv_);
-    need_list = false;
-    SetNetworkAvailable();
-  }
   auto backoff = std::chrono::milliseconds(100);
   while (!rt_.stopped()) {
     try {

@@ -51,7 +51,7 @@ class KubeSubnetManager : public SubnetManager {
   bool Retry(const std::string& what, const std::function<void()>& fn);
   /// Publishes `attrs` on the own Node when an annotation differs (retried).
   void Publish(const Node& node, const LeaseAttrs& attrs);
-  /// Lists every Node; the managed ones (usable) become the snapshot.
+  /// Lists every Node (remembered in known_); returns the leases of the managed, usable ones.
   std::vector<Lease> List(std::string* resource_version);
   /// A watch event: updates known_ and tells the sink what changed for peers.
   void OnEvent(const std::string& type, const nlohmann::json& obj, std::string& rv,
@@ -70,8 +70,6 @@ class KubeSubnetManager : public SubnetManager {
   NetworkConfig cfg_;
   std::optional<std::chrono::steady_clock::time_point> first_list_failure_;
   bool synced_ = false;
-  std::vector<Lease> first_list_;  // the list of the sync in GetNetworkConfig, handed to WatchLeases
-  std::string first_rv_;
   /// Nodes seen by the list/watch, by name, with their lease when they had a usable one.
   struct Known {
     Node node;
