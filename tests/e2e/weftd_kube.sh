@@ -6,9 +6,11 @@
 # from the controller-manager. Checked: subnet.env and the annotations byte for byte in
 # flanneld's format, the NetworkUnavailable condition, VXLAN entries per peer, HTTP between pods
 # on different nodes through conf/10-flannel.conflist's chain, a Node deleted (its routes/ARP/FDB
-# go on the others), a changed VtepMAC annotation (FDB replaced), the API server restarted (the
-# watch resumes and a change made meanwhile is applied), weftd restarted (same MAC), and a
-# second service account without nodes/status patch getting the error that names it.
+# go on the others), a changed VtepMAC annotation (FDB replaced), weftd restarted under HTTP load
+# (same MAC, gap < 1 s) onto the in-cluster config, its bound token rotated and the old one
+# revoked, the API server restarted (the watch resumes and a change made meanwhile is applied),
+# node 3 finding its Node through POD_NAME/pods get, an unreachable API server (/readyz reason),
+# and a second service account without nodes/status patch getting the error that names it.
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -32,15 +34,47 @@ kb_kubectl create clusterrolebinding wm-norbac --clusterrole=wm-norbac --service
 token=$(kb_sa_token kube-flannel flannel)
 cp "$WEFT_SRC/conf/net-conf.json" "$KB_TMP/net-conf.json"
 
-declare -A WEFTD
+declare -A WEFTD ID_ENV
+# node 3 finds its Node as a DaemonSet pod does: POD_NAME + POD_NAMESPACE, then pods/get
+ID_ENV[3]="POD_NAME=wm-flannel-node3 POD_NAMESPACE=kube-flannel"
 weftd_start() {  # N [extra flags]: weftd on node N as the flannel service account
   local n=$1; shift
-  ip netns exec "$(kb_node_ns "$n")" env NODE_NAME="node$n" "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
+  # shellcheck disable=SC2086
+  ip netns exec "$(kb_node_ns "$n")" env ${ID_ENV[$n]:-NODE_NAME=node$n} "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
     --kubeconfig-file "$KB_TMP/n$n/kubeconfig" --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \
     --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" \
     >>"$KB_TMP/n$n/weftd.log" 2>&1 &
   WEFTD[$n]=$!
   KB_PIDS+=($!)
+}
+# weftd_start_incluster N: weftd on node N with no kubeconfig and no URL, i.e. the in-cluster
+# config a DaemonSet pod has: KUBERNETES_SERVICE_HOST/_PORT and the token and ca.crt under
+# /var/run/secrets/kubernetes.io/serviceaccount/, provided in a private mount namespace (a tmpfs
+# on /run seen by weftd only); the token file is $KB_TMP/nN/sa/token, bind-mounted, so the test
+# can rotate it.
+weftd_start_incluster() {
+  local n=$1 sa=$KB_TMP/n$1/sa
+  ip netns exec "$(kb_node_ns "$n")" unshare -m --propagation private sh -c '
+    mount -t tmpfs wm-run /run && mkdir -p /run/secrets/kubernetes.io/serviceaccount &&
+    mount --bind "$1" /run/secrets/kubernetes.io/serviceaccount && shift && exec "$@"' sh "$sa" \
+    env KUBERNETES_SERVICE_HOST="$KB_API_IP" KUBERNETES_SERVICE_PORT=6443 NODE_NAME="node$n" \
+    "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \
+    --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 \
+    >>"$KB_TMP/n$n/weftd.log" 2>&1 &
+  WEFTD[$n]=$!
+  KB_PIDS+=($!)
+}
+# pod_token NAME: a flannel service-account token bound to a new (never started) pod NAME; it
+# stops being valid when that pod is deleted.
+pod_token() {
+  local uid
+  kb_kubectl create -f - >/dev/null <<EOF2
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"$1","namespace":"kube-flannel"},
+ "spec":{"nodeName":"node2","serviceAccountName":"flannel","containers":[{"name":"x","image":"localhost/weft:v0.1.0"}]}}
+EOF2
+  uid=$(kb_kubectl -n kube-flannel get pod "$1" -o 'jsonpath={.metadata.uid}')
+  kb_curl "$KB_ADMIN_TOKEN" "/api/v1/namespaces/kube-flannel/serviceaccounts/flannel/token" \
+    -f -X POST -H 'Content-Type: application/json' -d "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"$1\",\"uid\":\"$uid\"}}}" | jq -er .status.token
 }
 weftd_stop() { kill "${WEFTD[$1]}"; wait "${WEFTD[$1]}" 2>/dev/null || true; }
 wait_ready() {
@@ -65,9 +99,15 @@ declare -A CIDR
 for i in 1 2 3; do CIDR[$i]=$(kb_wait_pod_cidr "node$i"); done
 pass "podCIDRs from the controller-manager: ${CIDR[1]} ${CIDR[2]} ${CIDR[3]}"
 
+# the pod object (never started: no kubelet runs) that tells node 3's weftd its node name
+kb_kubectl create -f - >/dev/null <<EOF2
+{"apiVersion":"v1","kind":"Pod","metadata":{"name":"wm-flannel-node3","namespace":"kube-flannel"},
+ "spec":{"nodeName":"node3","serviceAccountName":"flannel","containers":[{"name":"weftd","image":"localhost/weft:v0.1.0"}]}}
+EOF2
 for i in 1 2 3; do weftd_start $i; done
 for i in 1 2 3; do wait_ready $i; done
-pass "three weftd ready"
+gq "node name node3 from pod kube-flannel/wm-flannel-node3" "$KB_TMP/n3/weftd.log" || fail "node 3 did not find its node through pods/get"
+pass "three weftd ready (node 3 found through pods/get)"
 
 # subnet.env byte for byte as flanneld writes it for these podCIDRs
 for i in 1 2 3; do
@@ -158,10 +198,14 @@ mac2=$(mac_of 2)
 ip netns exec "wmp-a-$$" python3 "$KB_TMP/probe.py" "http://$ip2:8080/index.html" 5 >"$KB_TMP/probe.out" &
 probe=$!
 sleep 1
+mkdir -p "$KB_TMP/n2/sa"
+pod_token wm-tok1 >"$KB_TMP/n2/sa/token"
+cp "$KB_TMP/pki/ca.crt" "$KB_TMP/n2/sa/ca.crt"
 weftd_stop 2
 ip -n "$(kb_node_ns 2)" route show "${CIDR[1]}" | gq flannel.1 || fail "routes removed on exit"
-weftd_start 2
+weftd_start_incluster 2   # from here on node 2 runs with the in-cluster config
 wait_ready 2
+gq "API server https://$KB_API_IP:6443 (in-cluster config)" "$KB_TMP/n2/weftd.log" || fail "node 2 not on the in-cluster config"
 wait $probe
 read -r gap okn <"$KB_TMP/probe.out"
 python3 -c "import sys; sys.exit(0 if float('$gap') < 1.0 and int('$okn') > 10 else 1)" ||
@@ -172,15 +216,29 @@ gq "VtepMAC $mac2 read back" "$KB_TMP/n2/weftd.log" || fail "node2 did not read 
 [ "$(grep -c "annotated Node node2" "$KB_TMP/n2/weftd.log")" = 1 ] || fail "node2 re-annotated on restart"
 pass "weftd restart: same VtepMAC, no re-annotation, longest gap ${gap}s over $okn requests"
 
-# the API server restarted: the watch resumes; a change made while weftd was cut off is applied
+# the API server restarted: the watch resumes; a change made while weftd was cut off is applied.
+# Before, node 2's token rotates: the file gets a new token and the old one is revoked (its pod
+# deleted), so node 2 only follows the change if it re-read the file.
+old_token=$(cat "$KB_TMP/n2/sa/token")
+pod_token wm-tok2 >"$KB_TMP/n2/sa/token.new"
+mv "$KB_TMP/n2/sa/token.new" "$KB_TMP/n2/sa/token"   # kubelet's atomic rewrite
+kb_kubectl -n kube-flannel delete pod wm-tok1 --grace-period=0 --force >/dev/null 2>&1
+# (the API server caches a successful token review for 10 s)
+for _ in $(seq 60); do
+  code=$(kb_curl "$old_token" /api/v1/nodes -o /dev/null -w '%{http_code}' || true)
+  [ "$code" = 401 ] && break; sleep 0.5
+done
+[ "$code" = 401 ] || fail "the old token still works after its pod was deleted (HTTP $code)"
 kb_stop apiserver
 kb_apiserver_start
 kb_wait_readyz
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.33" >/dev/null
 until_ok eval 'bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' || fail "node1 missed the change after the API server restart"
+until_ok eval 'bridge -n "$(kb_node_ns 2)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' ||
+  fail "node2 (rotated token) missed the change: $(tail -3 "$KB_TMP/n2/weftd.log")"
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.3" >/dev/null
 until_ok entries_ok 1 3 || fail "node1: node3's entries after the restart"
-pass "API server restarted: the watch resumed and applied a change"
+pass "API server restarted: the watch resumed and applied a change (node 2 with a rotated in-cluster token)"
 
 # a Node deleted: its entries go on the others
 gw3=${CIDR[3]%/24}
@@ -196,6 +254,13 @@ kb_create_node node4
 kb_wait_pod_cidr node4 >/dev/null
 kb_node 4
 kb_kubeconfig "$KB_TMP/n4/kubeconfig" "$(kb_sa_token kube-flannel norbac)"
+# first with the API server unreachable (a port nobody listens on): retried, /readyz says why
+weftd_start 4 --kube-api-url https://$KB_API_IP:6444
+readyz4() { ip netns exec "$(kb_node_ns 4)" curl -s -m 1 http://127.0.0.1:8471/readyz 2>/dev/null; }
+until_ok eval 'readyz4 | gq "unreachable"' || fail "node4 /readyz: $(readyz4)"
+kill -0 "${WEFTD[4]}" || fail "weftd exited while the API server was unreachable"
+pass "API server unreachable: retried, /readyz: $(readyz4 | cut -c1-120)"
+weftd_stop 4
 weftd_start 4
 for _ in $(seq 100); do kill -0 "${WEFTD[4]}" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "${WEFTD[4]}" 2>/dev/null || fail "weftd without nodes/status patch keeps running"
