@@ -238,6 +238,10 @@ until_ok eval 'bridge -n "$(kb_node_ns 2)" fdb show dev flannel.1 | gq "dst 198.
   fail "node2 (rotated token) missed the change: $(tail -3 "$KB_TMP/n2/weftd.log")"
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.3" >/dev/null
 until_ok entries_ok 1 3 || fail "node1: node3's entries after the restart"
+m1=$(ip netns exec "$(kb_node_ns 1)" curl -sf -m 2 http://127.0.0.1:8471/metrics)
+gq -E '^weftd_store_watch_restarts_total\{store="kube",reason="expired"\} [1-9]' <<<"$m1" || fail "no kube watch restart in /metrics: $(grep kube <<<"$m1")"
+gq -E '^weftd_store_request_errors_total\{store="kube"\} [1-9]' <<<"$m1" || fail "no kube request errors in /metrics"
+gq -E '^weftd_peers_programmed 2$' <<<"$m1" || fail "node1 /metrics peers: $(grep peers <<<"$m1")"
 pass "API server restarted: the watch resumed and applied a change (node 2 with a rotated in-cluster token)"
 
 # a Node deleted: its entries go on the others

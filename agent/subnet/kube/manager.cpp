@@ -45,6 +45,7 @@ KubeSubnetManager::KubeSubnetManager(KubeOptions opts, Runtime& rt)
       })) {
   if (opts_.node_name.empty() && (opts_.pod_name.empty() || opts_.pod_namespace.empty()))
     throw cni::Error(cni::kInvalidEnvironment, "env variables POD_NAME and POD_NAMESPACE must be set");
+  rt_.metrics().RegisterStore("kube");
   Log('I', "kube subnet manager: API server " + client_.connection().server + " (" + client_.connection().source + ")");
 }
 
@@ -55,6 +56,7 @@ bool KubeSubnetManager::Retry(const std::string& what, const std::function<void(
       fn();
       return true;
     } catch (const cni::Error& e) {
+      rt_.metrics().StoreRequestError("kube");
       if (!Retryable(e)) throw;
       rt_.SetNotReady(what + ": " + e.msg());
       if (!rt_.SleepFor(backoff)) return false;
@@ -281,9 +283,14 @@ void KubeSubnetManager::WatchLeases(const std::function<void(LeaseEvent)>& sink)
       backoff = std::chrono::milliseconds(100);
       if (end == Client::WatchEnd::kGone) {
         Log('I', "watch of Nodes: resourceVersion " + rv + " is gone (410), listing again");
+        rt_.metrics().WatchRestart("kube", "expired");
         need_list = true;
+      } else if (end == Client::WatchEnd::kEnded) {
+        rt_.metrics().WatchRestart("kube", "ended");
       }
     } catch (const cni::Error& e) {
+      rt_.metrics().StoreRequestError("kube");
+      if (!rt_.stopped()) rt_.metrics().WatchRestart("kube", Retryable(e) ? "disconnected" : "error");
       Log('W', "watch of Nodes: " + e.msg() + "; again in " + std::to_string(backoff.count()) + " ms");
       if (!rt_.SleepFor(backoff)) break;
       backoff = std::min(backoff * 2, std::chrono::milliseconds(e.code() == cni::kInvalidEnvironment ? 30000 : 5000));
