@@ -1,8 +1,15 @@
-// weftd flags (see flags.h). Defaults are flanneld v0.28's; unsupported flanneld modes
-// (--kube-subnet-mgr, --ip-blackhole-route) are refused rather than silently ignored.
+// weftd flags (see flags.h). Defaults are flanneld v0.28's; the unsupported flanneld mode
+// --ip-blackhole-route is refused rather than silently ignored. Kube mode also reads flanneld's
+// environment variables (NODE_NAME, POD_NAME + POD_NAMESPACE, CONT_WHEN_CACHE_NOT_READY) and
+// checks --kube-annotation-prefix here, so a bad value stops weftd before it contacts anything.
 #include "agent/flags.h"
 
 #include <CLI/CLI.hpp>
+
+#include <cstdlib>
+
+#include "agent/subnet/kube/node.h"
+#include "cni/error.h"
 
 namespace weft::agent {
 
@@ -34,7 +41,7 @@ std::optional<int> ParseFlags(std::vector<std::string> args, AgentOptions& o, st
   for (auto& a : args) argv.push_back(a.data());
 
   std::string endpoints = "http://127.0.0.1:4001,http://127.0.0.1:2379";
-  bool kube = false, version = false, blackhole = false, fully_random_disable = false;
+  bool version = false, blackhole = false, fully_random_disable = false;
   int verbosity = 0;
   CLI::App app{"weftd: flannel-compatible VXLAN/host-gw node agent (etcd v3 subnet manager)", "weftd"};
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // Go: the last one wins
@@ -58,7 +65,12 @@ std::optional<int> ParseFlags(std::vector<std::string> args, AgentOptions& o, st
   app.add_option("--wireguard-go", o.wireguard_go, "wireguard-go binary for the wireguard backend when the kernel has no WireGuard (default: wireguard-go on $PATH)")->envname(Env("WIREGUARD_GO"));
   app.add_option("--healthz-ip", o.healthz_ip, "the IP address for healthz server to listen")->envname(Env("HEALTHZ_IP"))->capture_default_str();
   app.add_option("--healthz-port", o.healthz_port, "the port for healthz server to listen (0 to disable)")->envname(Env("HEALTHZ_PORT"))->capture_default_str()->check(CLI::Range(0, 65535));
-  app.add_flag("--kube-subnet-mgr", kube, "contact the Kubernetes API for subnet assignment (not supported by weftd)")->envname(Env("KUBE_SUBNET_MGR"));
+  app.add_flag("--kube-subnet-mgr", o.kube_subnet_mgr, "contact the Kubernetes API for subnet assignment instead of etcd")->envname(Env("KUBE_SUBNET_MGR"));
+  app.add_option("--kube-api-url", o.kube.api_url, "Kubernetes API server URL (not needed in a pod)")->envname(Env("KUBE_API_URL"));
+  app.add_option("--kubeconfig-file", o.kube.kubeconfig_file, "kubeconfig file location (not needed in a pod)")->envname(Env("KUBECONFIG_FILE"));
+  app.add_option("--kube-annotation-prefix", o.kube.annotation_prefix, "Kubernetes annotation prefix; may contain one '/', else one is appended")->envname(Env("KUBE_ANNOTATION_PREFIX"))->capture_default_str();
+  app.add_option("--net-config-path", o.kube.net_config_path, "path to the network configuration file (kube mode)")->envname(Env("NET_CONFIG_PATH"))->capture_default_str();
+  app.add_flag("--set-node-network-unavailable", o.kube.set_node_network_unavailable, "set NodeNetworkUnavailable to False once ready (kube mode)")->envname(Env("SET_NODE_NETWORK_UNAVAILABLE"))->capture_default_str();
   app.add_flag("--ip-blackhole-route", blackhole, "add a blackhole route for the own subnet (not supported by weftd)")->envname(Env("IP_BLACKHOLE_ROUTE"));
   app.add_option("-v,--v", verbosity, "log verbosity (klog's flag; accepted, weftd logs one level)");
   app.add_flag("--version", version, "print version and exit");
@@ -71,9 +83,25 @@ std::optional<int> ParseFlags(std::vector<std::string> args, AgentOptions& o, st
     err_stream << WEFT_VERSION << '\n';  // flanneld prints its version to stderr
     return 0;
   }
-  if (kube || blackhole) {
-    err_stream << (kube ? "--kube-subnet-mgr" : "--ip-blackhole-route") << " is not supported by weftd\n";
+  if (blackhole) {
+    err_stream << "--ip-blackhole-route is not supported by weftd\n";
     return 1;
+  }
+  if (o.kube_subnet_mgr) {
+    kube::ReadKubeEnv(o.kube, [](const char* k) {
+      const char* v = std::getenv(k);
+      return std::string(v ? v : "");
+    });
+    try {
+      kube::Annotations::FromPrefix(o.kube.annotation_prefix);
+    } catch (const cni::Error& e) {
+      err_stream << "error creating network manager: " << e.msg() << '\n';
+      return 1;
+    }
+    if (o.kube.node_name.empty() && (o.kube.pod_name.empty() || o.kube.pod_namespace.empty())) {
+      err_stream << "Failed to create SubnetManager: env variables POD_NAME and POD_NAMESPACE must be set\n";
+      return 1;
+    }
   }
   o.etcd.endpoints = SplitComma(endpoints);
   if (o.etcd.endpoints.empty()) {

@@ -1,8 +1,8 @@
-// weftd's command line: flanneld's flag names (etcd subnet manager only), each also read from
+// weftd's command line: flanneld's flag names (etcd and kube subnet managers), each also read from
 // FLANNELD_<FLAG> in the environment when not given on the command line (flagutil.SetFlagsFromEnv),
 // and Go's single-dash spelling (-etcd-endpoints) next to --etcd-endpoints. CLI11 does the parsing;
 // the result is an AgentOptions value, so the flag surface is unit-tested without starting weftd.
-// AgentOptions is every flag: the control loop's (LoopOptions), the etcd manager's, healthz.
+// AgentOptions is every flag: the control loop's (LoopOptions), the etcd and kube managers', healthz.
 #pragma once
 
 #include <optional>
@@ -12,6 +12,7 @@
 
 #include "agent/agent.h"
 #include "agent/subnet/etcd/manager.h"
+#include "agent/subnet/kube/options.h"
 
 namespace weft::agent {
 
@@ -22,6 +23,8 @@ struct AgentOptions : LoopOptions {
   std::string healthz_ip = "0.0.0.0";
   int healthz_port = 0;
   std::string wireguard_go;  // --wireguard-go: the userspace WireGuard binary (wireguard backend)
+  bool kube_subnet_mgr = false;  // --kube-subnet-mgr: Node objects instead of etcd
+  kube::KubeOptions kube;
   /// The etcd manager's part.
   EtcdManagerOptions EtcdManager() const { return {etcd, prefix, lease_ttl_s, std::nullopt}; }
 };

@@ -24,6 +24,9 @@ struct BackendConfig {
   bool direct_routing = false;
   int64_t mtu = 0;  // 0: the external interface MTU
   std::string raw;  // the Backend object as compact JSON (wireguard parses its own keys)
+  /// Not from the config: the VtepMAC the kube manager read back from the own Node's
+  /// backend-data, so a restart keeps it; empty: the MAC derived from /etc/machine-id.
+  std::string vtep_mac;
 };
 
 struct NetworkConfig {

@@ -161,9 +161,6 @@ TEST_CASE("agent flags: range checks, refusals, help and version", "[agent][flag
   CHECK(Parse({"--healthz-port", "70000"}).exit_code.value_or(0) != 0);
   CHECK(Parse({"--no-such-flag"}).exit_code.value_or(0) != 0);
   CHECK(Parse({"--etcd-endpoints", ","}).exit_code.value_or(0) != 0);
-  Parsed kube = Parse({"--kube-subnet-mgr"});
-  CHECK(kube.exit_code == 1);
-  CHECK(kube.err.find("--kube-subnet-mgr is not supported") != std::string::npos);
   CHECK(Parse({"-ip-blackhole-route"}).exit_code == 1);
   CHECK_FALSE(Parse({"-v=2"}).exit_code);  // klog verbosity from flanneld manifests
   CHECK_FALSE(Parse({"--v", "4"}).exit_code);
@@ -182,4 +179,78 @@ TEST_CASE("agent flags: range checks, refusals, help and version", "[agent][flag
   Parsed v = Parse({"--version"});
   CHECK(v.exit_code == 0);
   CHECK(v.err == std::string(WEFT_VERSION) + "\n");
+}
+
+TEST_CASE("agent flags: kube mode flags, environment and defaults as flanneld's", "[agent][flags][kube]") {
+  for (const char* k : {"NODE_NAME", "POD_NAME", "POD_NAMESPACE", "CONT_WHEN_CACHE_NOT_READY"}) unsetenv(k);
+  Parsed etcd = Parse({});
+  REQUIRE_FALSE(etcd.exit_code);
+  CHECK_FALSE(etcd.o.kube_subnet_mgr);
+  CHECK(etcd.o.kube.annotation_prefix == "flannel.alpha.coreos.com");
+  CHECK(etcd.o.kube.net_config_path == "/etc/kube-flannel/net-conf.json");
+  CHECK(etcd.o.kube.set_node_network_unavailable);
+  CHECK(etcd.o.kube.api_url.empty());
+  CHECK(etcd.o.kube.kubeconfig_file.empty());
+
+  // Without NODE_NAME or POD_NAME + POD_NAMESPACE there is no node to work for: flanneld's text.
+  Parsed no_node = Parse({"--kube-subnet-mgr"});
+  CHECK(no_node.exit_code == 1);
+  CHECK(no_node.err == "Failed to create SubnetManager: env variables POD_NAME and POD_NAMESPACE must be set\n");
+  {
+    ScopedEnv env({{"POD_NAME", "kube-flannel-ds-x"}});
+    CHECK(Parse({"--kube-subnet-mgr"}).exit_code == 1);  // POD_NAMESPACE missing
+  }
+  {
+    ScopedEnv env({{"POD_NAME", "kube-flannel-ds-x"}, {"POD_NAMESPACE", "kube-flannel"}});
+    Parsed pod = Parse({"--kube-subnet-mgr"});
+    REQUIRE_FALSE(pod.exit_code);
+    CHECK(pod.o.kube.pod_name == "kube-flannel-ds-x");
+    CHECK(pod.o.kube.pod_namespace == "kube-flannel");
+    CHECK(pod.o.kube.node_name.empty());
+  }
+
+  ScopedEnv env({{"NODE_NAME", "node-1"}, {"CONT_WHEN_CACHE_NOT_READY", "true"}});
+  Parsed p = Parse({"--kube-subnet-mgr", "--kube-api-url", "https://10.0.0.1:6443", "-kubeconfig-file=/etc/k.conf",
+                    "--kube-annotation-prefix", "example.com/net", "--net-config-path", "/n.json",
+                    "--set-node-network-unavailable=false"});
+  REQUIRE_FALSE(p.exit_code);
+  CHECK(p.o.kube_subnet_mgr);
+  CHECK(p.o.kube.api_url == "https://10.0.0.1:6443");
+  CHECK(p.o.kube.kubeconfig_file == "/etc/k.conf");
+  CHECK(p.o.kube.annotation_prefix == "example.com/net");
+  CHECK(p.o.kube.net_config_path == "/n.json");
+  CHECK_FALSE(p.o.kube.set_node_network_unavailable);
+  CHECK(p.o.kube.node_name == "node-1");
+  CHECK(p.o.kube.cont_when_cache_not_ready);
+
+  // FLANNELD_* forms, the command line winning over them.
+  {
+    ScopedEnv fl({{"FLANNELD_KUBE_SUBNET_MGR", "true"},
+                  {"FLANNELD_KUBE_API_URL", "https://a:6443"},
+                  {"FLANNELD_KUBECONFIG_FILE", "/env.conf"},
+                  {"FLANNELD_KUBE_ANNOTATION_PREFIX", "env.example.com"},
+                  {"FLANNELD_NET_CONFIG_PATH", "/env.json"},
+                  {"FLANNELD_SET_NODE_NETWORK_UNAVAILABLE", "false"}});
+    Parsed e = Parse({"--kube-api-url", "https://cli:6443"});
+    REQUIRE_FALSE(e.exit_code);
+    CHECK(e.o.kube_subnet_mgr);
+    CHECK(e.o.kube.api_url == "https://cli:6443");
+    CHECK(e.o.kube.kubeconfig_file == "/env.conf");
+    CHECK(e.o.kube.annotation_prefix == "env.example.com");
+    CHECK(e.o.kube.net_config_path == "/env.json");
+    CHECK_FALSE(e.o.kube.set_node_network_unavailable);
+  }
+  // CONT_WHEN_CACHE_NOT_READY counts only as the exact string "true", like flanneld's check.
+  {
+    ScopedEnv c({{"CONT_WHEN_CACHE_NOT_READY", "1"}});
+    CHECK_FALSE(Parse({"--kube-subnet-mgr"}).o.kube.cont_when_cache_not_ready);
+  }
+  // A prefix flanneld refuses stops weftd with flanneld's message.
+  Parsed bad = Parse({"--kube-subnet-mgr", "--kube-annotation-prefix", "org.COM"});
+  CHECK(bad.exit_code == 1);
+  CHECK(bad.err == "error creating network manager: subnet/kube: prefix must be in a format: fqdn/[0-9a-z-_]*\n");
+  Parsed help = Parse({"--help"});
+  for (const char* f : {"--kube-subnet-mgr", "--kube-api-url", "--kubeconfig-file", "--kube-annotation-prefix",
+                        "--net-config-path", "--set-node-network-unavailable"})
+    CHECK(help.out.find(f) != std::string::npos);
 }

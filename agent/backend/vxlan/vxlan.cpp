@@ -65,6 +65,7 @@ OwnSetup VxlanBackend::Init() {
   spec_.gbp = cfg_.backend.gbp;
   spec_.mtu = base_mtu - 50;
   spec_.mac = StableMac(machine + "|" + ext_.public_ip.String() + "|" + std::to_string(spec_.vni));
+  if (auto stored = ParseMac(cfg_.backend.vtep_mac)) spec_.mac = *stored;  // kube: the published MAC
   mac_ = dataplane().EnsureVxlan(spec_);
   Log('I', "VXLAN device " + spec_.name + " VtepMAC " + MacString(mac_) + " MTU " + std::to_string(spec_.mtu));
   return {MarshalVxlanData(cfg_.backend.vni, mac_), spec_.mtu};

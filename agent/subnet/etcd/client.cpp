@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 
+#include "agent/http.h"
 #include "cni/error.h"
 
 namespace weft::agent {
@@ -33,15 +34,6 @@ KeyValue ToKv(const json& j) {
   kv.mod_revision = Int(j, "mod_revision");
   kv.lease = Int(j, "lease");
   return kv;
-}
-
-struct CurlGlobal {
-  CurlGlobal() { curl_global_init(CURL_GLOBAL_DEFAULT); }
-};
-
-size_t AppendBody(char* p, size_t size, size_t n, void* ud) {
-  static_cast<std::string*>(ud)->append(p, size * n);
-  return size * n;
 }
 
 }  // namespace
@@ -100,23 +92,16 @@ std::string PrefixEnd(std::string prefix) {
 }
 
 struct EtcdClient::Curl {
-  CURL* h = nullptr;
-  curl_slist* headers = nullptr;
+  http::Handle handle;
+  CURL* h = handle.get();
   std::string body;
   void SetToken(const std::string& token) {
-    if (headers) curl_slist_free_all(headers);
-    headers = curl_slist_append(nullptr, "Content-Type: application/json");
-    if (!token.empty()) headers = curl_slist_append(headers, ("Authorization: " + token).c_str());
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
-  }
-  ~Curl() {
-    if (headers) curl_slist_free_all(headers);
-    if (h) curl_easy_cleanup(h);
+    handle.SetHeaders({"Content-Type: application/json", token.empty() ? "" : "Authorization: " + token});
   }
 };
 
 EtcdClient::EtcdClient(EtcdOptions opts) : opts_(std::move(opts)) {
-  static CurlGlobal global;
+  http::GlobalInit();
   if (opts_.endpoints.empty()) throw cni::Error(cni::kInvalidEnvironment, "no etcd endpoints");
   for (auto& e : opts_.endpoints)
     while (!e.empty() && e.back() == '/') e.pop_back();
@@ -127,8 +112,6 @@ EtcdClient::~EtcdClient() = default;
 std::unique_ptr<EtcdClient::Curl> EtcdClient::NewHandle(const std::string& url, const std::string& body,
                                                         const std::string& token) const {
   auto c = std::make_unique<Curl>();
-  c->h = curl_easy_init();
-  if (!c->h) throw cni::Error(cni::kInternal, "curl_easy_init failed");
   c->body = body;
   c->SetToken(token);
   curl_easy_setopt(c->h, CURLOPT_URL, url.c_str());
@@ -204,7 +187,7 @@ json EtcdClient::Send(const std::string& path, const json& body, bool with_token
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(handle_->body.size()));
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, opts_.timeout_ms);
     std::string resp;
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, http::AppendBody);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &resp);
     CURLcode rc = curl_easy_perform(h);
     if (rc != CURLE_OK) {
@@ -284,7 +267,6 @@ std::optional<int64_t> EtcdClient::LeaseTimeToLive(int64_t id) {
 namespace {
 
 struct WatchState {
-  std::string buf;
   const std::function<void(const std::vector<WatchEvent>&, int64_t)>* on_events;
   const std::function<void()>* on_created;
   const std::atomic<bool>* stop;
@@ -320,22 +302,20 @@ bool HandleMessage(WatchState& st, const json& msg) {
   return true;
 }
 
-size_t WatchWrite(char* p, size_t size, size_t n, void* ud) {
-  auto& st = *static_cast<WatchState*>(ud);
-  st.buf.append(p, size * n);
-  size_t nl;
-  while ((nl = st.buf.find('\n')) != std::string::npos) {
-    std::string line = st.buf.substr(0, nl);
-    st.buf.erase(0, nl + 1);
-    if (line.find_first_not_of(" \r\t") == std::string::npos) continue;
+struct WatchStream {
+  WatchState st;
+  http::LineSplitter lines{[this](std::string_view line) {
     json msg = json::parse(line, nullptr, false);
-    if (msg.is_discarded() || !HandleMessage(st, msg)) return 0;  // abort the transfer
-  }
-  return size * n;
+    return !msg.is_discarded() && HandleMessage(st, msg);
+  }};
+};
+
+size_t WatchWrite(char* p, size_t size, size_t n, void* ud) {
+  return static_cast<WatchStream*>(ud)->lines.Feed(p, size * n) ? size * n : 0;  // 0 aborts the transfer
 }
 
 int WatchProgress(void* ud, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<WatchState*>(ud)->stop->load() ? 1 : 0;
+  return static_cast<WatchStream*>(ud)->st.stop->load() ? 1 : 0;
 }
 
 }  // namespace
@@ -357,12 +337,13 @@ EtcdClient::WatchEnd EtcdClient::Watch(
     token = token_;
   }
   auto c = NewHandle(opts_.endpoints[idx] + "/v3/watch", req.dump(), token);
-  WatchState st{{}, &on_events, &on_created, &stop};
+  WatchStream ws{{&on_events, &on_created, &stop}};
+  const WatchState& st = ws.st;
   curl_easy_setopt(c->h, CURLOPT_WRITEFUNCTION, WatchWrite);
-  curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &st);
+  curl_easy_setopt(c->h, CURLOPT_WRITEDATA, &ws);
   curl_easy_setopt(c->h, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(c->h, CURLOPT_XFERINFOFUNCTION, WatchProgress);
-  curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, &st);
+  curl_easy_setopt(c->h, CURLOPT_XFERINFODATA, &ws);
   // A dead peer is noticed through TCP keepalive (the stream itself may be idle for hours).
   curl_easy_setopt(c->h, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(c->h, CURLOPT_TCP_KEEPIDLE, 10L);
