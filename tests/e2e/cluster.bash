@@ -92,7 +92,12 @@ cl_images() {
   mkdir -p "$d"
   gcc -static -O2 -o "$d/pause" "$WEFT_SRC/tests/e2e/runtimes/pause.c" || return 1
   $py --name "$CL_PAUSE" --out "$d/pause.tar" --file /pause="$d/pause" --entrypoint /pause || return 1
-  printf '#!/bin/sh\nprintf "Content-Type: application/json\\r\\n\\r\\n{\\n  \\"origin\\": \\"%%s\\"\\n}\\n" "$REMOTE_ADDR"\n' >"$d/ip.cgi"
+  # busybox httpd listens on a dual-stack socket: an IPv4 caller is [::ffff:a.b.c.d]
+  cat >"$d/ip.cgi" <<'EOF2'
+#!/bin/sh
+a=${REMOTE_ADDR#\[}; a=${a%\]}; a=${a#::ffff:}
+printf 'Content-Type: application/json\r\n\r\n{\n  "origin": "%s"\n}\n' "$a"
+EOF2
   $py --name "$CL_BUSYBOX" --out "$d/busybox.tar" --file /bin/busybox=/bin/busybox \
     --symlink /bin/sh=busybox --file /www/cgi-bin/ip="$d/ip.cgi" --text /www/index.html=weft \
     --entrypoint /bin/busybox sh || return 1
@@ -265,4 +270,47 @@ cl_deploy_weft() {
 }
 cl_ds_ready() {
   [ "$(kb_kubectl -n kube-flannel get ds kube-flannel-ds -o jsonpath='{.status.numberReady}')" = 2 ]
+}
+
+# cl_workload: the seed's pods: `server` (busybox httpd, /cgi-bin/ip answers the caller's
+# address, hostPort CL_HOSTPORT) on node2 and `client` on node1, both placed by the scheduler
+# (nodeSelector), from the locally built image; waits until both are Running.
+CL_HOSTPORT=8080
+cl_workload() {
+  kb_kubectl apply -f - >/dev/null <<EOF2 || return 1
+apiVersion: v1
+kind: Pod
+metadata: {name: server, namespace: default, labels: {app: server}}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node2}
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: httpd
+    image: $CL_BUSYBOX
+    imagePullPolicy: Never
+    command: [/bin/busybox, httpd, -f, -p, "80", -h, /www]
+    ports: [{containerPort: 80, hostPort: $CL_HOSTPORT}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: client, namespace: default}
+spec:
+  nodeSelector: {kubernetes.io/hostname: node1}
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {name: sh, image: $CL_BUSYBOX, imagePullPolicy: Never, command: [/bin/busybox, sleep, "100000"]}
+EOF2
+  cl_wait_pod 90 default server && cl_wait_pod 90 default client
+}
+
+cl_pod_ip() { kb_kubectl -n default get pod "$1" -o jsonpath='{.status.podIP}'; }
+# cl_get POD ADDR[:PORT]: HTTP GET /cgi-bin/ip from inside POD (kubectl exec, busybox nc); the body.
+cl_get() {
+  local host=${2%:*} port=80
+  [ "$2" = "$host" ] || port=${2##*:}
+  kb_kubectl -n default exec "$1" -- /bin/busybox sh -c \
+    "printf 'GET /cgi-bin/ip HTTP/1.0\r\nHost: $host\r\n\r\n' | /bin/busybox timeout 5 /bin/busybox nc $host $port" |
+    sed '1,/^\r\{0,1\}$/d'
 }
