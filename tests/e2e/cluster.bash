@@ -52,7 +52,7 @@ cl_cleanup() {
     done
     for pid in $(ip netns pids "$(kb_node_ns "$n")" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
   done
-  for pid in "${CL_PID[@]}" "${CL_HOLDER[@]}"; do wait "$pid" 2>/dev/null; done
+  for pid in "${CL_PID[@]}"; do wait "$pid" 2>/dev/null; done
   for n in "${!CL_HOLDER[@]}"; do
     for _ in 1 2 3 4 5; do
       left=0
@@ -141,6 +141,7 @@ cl_node() {
     : >"$d/holder.ready"
     exec sleep infinity' wc-holder "$d" &
   CL_HOLDER[$n]=$!
+  disown "${CL_HOLDER[$n]}"             # killed by the cleanup; no "Killed" job notice
   cl_wait 10 test -e "$d/holder.ready" || { echo "node $n: holder did not come up" >&2; return 1; }
 
   cat >"$d/containerd.toml" <<EOF
