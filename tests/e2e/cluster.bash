@@ -48,7 +48,8 @@ cl_cleanup() {
   done
   for n in "${!CL_HOLDER[@]}"; do
     for h in /sys/fs/cgroup/*/"$(cl_cg "$n")"; do
-      [ -d "$h" ] && find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | xargs -r kill -9 2>/dev/null
+      [ -d "$h" ] || continue
+      find "$h" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r pid; do kill -9 "$pid" 2>/dev/null; done
     done
     for pid in $(ip netns pids "$(kb_node_ns "$n")" 2>/dev/null); do kill -9 "$pid" 2>/dev/null; done
   done
@@ -76,11 +77,13 @@ cl_init() {
     command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps)" >&2; return 1; }
   done
   [ -f "${WEFT_IMAGE:-}" ] || { echo "FAIL: WEFT_IMAGE (scripts/image's OCI archive) not found: '${WEFT_IMAGE:-}'" >&2; return 1; }
-  [ -x /bin/busybox ] && ! readelf -d /bin/busybox 2>/dev/null | grep -q NEEDED ||
-    { echo "FAIL: /bin/busybox is not busybox-static" >&2; return 1; }
+  if [ ! -x /bin/busybox ] || readelf -d /bin/busybox 2>/dev/null | grep -q NEEDED; then
+    echo "FAIL: /bin/busybox is not busybox-static" >&2; return 1
+  fi
   kb_init || return $?
-  [ -x "$WEFT_KUBE_BIN/kubelet" ] && [ -x "$WEFT_KUBE_BIN/kube-scheduler" ] ||
-    { echo "FAIL: kubelet/kube-scheduler missing in $WEFT_KUBE_BIN (run scripts/kube-bin)" >&2; return 1; }
+  if [ ! -x "$WEFT_KUBE_BIN/kubelet" ] || [ ! -x "$WEFT_KUBE_BIN/kube-scheduler" ]; then
+    echo "FAIL: kubelet/kube-scheduler missing in $WEFT_KUBE_BIN (run scripts/kube-bin)" >&2; return 1
+  fi
   trap cl_cleanup EXIT
 }
 
@@ -140,7 +143,7 @@ cl_node() {
     done
     : >"$d/holder.ready"
     exec sleep infinity' wc-holder "$d" &
-  CL_HOLDER[$n]=$!
+  CL_HOLDER[n]=$!
   disown "${CL_HOLDER[$n]}"             # killed by the cleanup; no "Killed" job notice
   cl_wait 10 test -e "$d/holder.ready" || { echo "node $n: holder did not come up" >&2; return 1; }
 

@@ -96,7 +96,6 @@ new_ready() {
   [ -n "$p" ] && [ "$p" != "$old" ]
 }
 cl_wait 90 new_ready || fail "DaemonSet did not restart weftd on node2"
-t_re=$EPOCHREALTIME
 sleep 3
 kill $probe 2>/dev/null; wait $probe 2>/dev/null
 gap=$(awk 'NR > 1 { g = $1 - p; if (g > m) m = g } { p = $1 } END { printf "%.2f", m }' "$KB_TMP/probe.txt")
@@ -127,7 +126,7 @@ pass "server pod deleted: veth $hostveth, reservation of $sip and its hostPort r
 kb_log "lifecycle: node2 drained and deleted"
 route_to() { ip -n "$n1" route show "$c2" | grep -q 'dev flannel.1'; }
 route_to || fail "node1 has no route to node2's $c2 via flannel.1"
-[ -n "$(ip -n "$n1" -4 neigh show dev flannel.1 ${c2%/24})" ] || fail "node1 has no neighbour entry for ${c2%/24}"
+[ -n "$(ip -n "$n1" -4 neigh show dev flannel.1 "${c2%/24}")" ] || fail "node1 has no neighbour entry for ${c2%/24}"
 vtep=$(bridge -n "$n1" fdb show dev flannel.1 | grep -c 'dst 198.18.42.2')
 ((vtep > 0)) || fail "node1 has no FDB entry for node2"
 kb_kubectl drain node2 --ignore-daemonsets --force --timeout=60s >/dev/null 2>&1 || fail "drain node2"
