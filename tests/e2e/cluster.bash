@@ -13,7 +13,7 @@
 # here each node DNATs it to the API server itself (one nat OUTPUT rule in the node namespace).
 # Images (pause, the weft image, the workload) are imported with ctr: no registry anywhere.
 #
-# Needs: WEFT_SRC, WEFT_IMAGE (the OCI archive of scripts/image, localhost/weft:v<version>).
+# Needs: WEFT_SRC; WEFT_IMAGE (scripts/image's OCI archive, localhost/weft:v<version>) or cl_find_image's.
 
 # shellcheck source=tests/e2e/kube.bash
 . "$WEFT_SRC/tests/e2e/kube.bash"
@@ -70,9 +70,32 @@ cl_cleanup() {
   kb_cleanup
 }
 
+# cl_find_image: sets WEFT_IMAGE (when unset) to scripts/image's archive of this tree:
+# $WEFT_RELEASE_DIST (scripts/test's release artifacts) or dist/, named by scripts/release's
+# version (a dirty tree's says -dirty); builds it with scripts/image when neither has it.
+cl_find_image() {
+  [ -z "${WEFT_IMAGE:-}" ] || return 0
+  local v d
+  if [ -x "$WEFT_SRC/scripts/release" ]; then
+    v=$("$WEFT_SRC/scripts/release" --print-version) || return 1
+  else
+    v=$(sed -n 's/^project(weft VERSION \([0-9.]*\).*/\1/p' "$WEFT_SRC/CMakeLists.txt")
+  fi
+  for d in ${WEFT_RELEASE_DIST:-} "$WEFT_SRC/dist"; do
+    [ -f "$d/weft-image-v$v.oci.tar" ] && { WEFT_IMAGE=$d/weft-image-v$v.oci.tar; return 0; }
+  done
+  [ -x "$WEFT_SRC/scripts/image" ] || { echo "FAIL: no weft image archive and no scripts/image" >&2; return 1; }
+  d=${WEFT_RELEASE_DIST:-$WEFT_SRC/dist}
+  echo "building the weft image (scripts/image) into $d" >&2
+  "$WEFT_SRC/scripts/image" --build-dir "${WEFT_RELEASE_BUILD:-$WEFT_SRC/build-release}" --dist-dir "$d" >&2 ||
+    { echo "FAIL: scripts/image" >&2; return 1; }
+  WEFT_IMAGE=$d/weft-image-v$v.oci.tar
+}
+
 # cl_init: kb_init plus the cluster's own checks and trap. Same contract as kb_init.
 cl_init() {
   local t rc=0
+  cl_find_image || return 1
   for t in containerd ctr runc gcc python3 nsenter unshare; do
     command -v $t >/dev/null || { echo "FAIL: $t not installed (scripts/deps)" >&2; return 1; }
   done

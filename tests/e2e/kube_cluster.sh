@@ -10,11 +10,6 @@
 set -uo pipefail
 : "${WEFT_SRC:?}"
 KB_TMP=/tmp/wc-cluster-$$
-if [ -z "${WEFT_IMAGE:-}" ]; then
-  v=$(sed -n 's/^project(weft VERSION \([0-9.]*\).*/\1/p' "$WEFT_SRC/CMakeLists.txt")
-  WEFT_IMAGE=$WEFT_SRC/dist/weft-image-v$v.oci.tar
-fi
-export WEFT_IMAGE
 . "$WEFT_SRC/tests/e2e/cluster.bash"
 rc=0; cl_init || rc=$?; [ $rc -eq 0 ] || exit $rc
 since() { awk -v a="$1" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }'; }
