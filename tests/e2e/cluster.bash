@@ -17,10 +17,11 @@
 
 # shellcheck source=tests/e2e/kube.bash
 . "$WEFT_SRC/tests/e2e/kube.bash"
+# shellcheck source=tests/e2e/containerd.bash
+. "$WEFT_SRC/tests/e2e/containerd.bash"
 
 CL_HOLDER=()                             # node N -> holder pid
 declare -A CL_PID                        # "containerd<N>" / "kubelet<N>" -> pid
-CL_PAUSE=weft.test/pause:1
 CL_BUSYBOX=weft.test/busybox:1
 
 cl_cg() { echo "wc$1-$KB_ID"; }          # kubelet's cgroupRoot (without the slash) of node N
@@ -116,8 +117,7 @@ cl_init() {
 cl_images() {
   local d=$KB_TMP/img py="python3 $WEFT_SRC/tests/e2e/runtimes/oci_image.py"
   mkdir -p "$d"
-  gcc -static -O2 -o "$d/pause" "$WEFT_SRC/tests/e2e/runtimes/pause.c" || return 1
-  $py --name "$CL_PAUSE" --out "$d/pause.tar" --file /pause="$d/pause" --entrypoint /pause || return 1
+  ctd_pause_image "$d" || return 1
   # busybox httpd listens on a dual-stack socket: an IPv4 caller is [::ffff:a.b.c.d]
   cat >"$d/ip.cgi" <<'EOF2'
 #!/bin/sh
@@ -170,38 +170,8 @@ cl_node() {
   disown "${CL_HOLDER[$n]}"             # killed by the cleanup; no "Killed" job notice
   cl_wait 10 test -e "$d/holder.ready" || { echo "node $n: holder did not come up" >&2; return 1; }
 
-  cat >"$d/containerd.toml" <<EOF
-version = 2
-root = "$d/containerd/root"
-state = "/run/containerd"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[grpc]
-  address = "/run/containerd/containerd.sock"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$d/containerd/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "$CL_PAUSE"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "/run/runc"
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/opt/cni/bin"
-    conf_dir = "/etc/cni/net.d"
-    max_conf_num = 1
-EOF
+  ctd_config "$d/containerd.toml" "$d/containerd/root" /run/containerd /run/containerd/containerd.sock \
+    /run/runc "$d/containerd/opt" /opt/cni/bin /etc/cni/net.d
   cl_daemon "$n" containerd --config "$d/containerd.toml" >"$KB_TMP/containerd$n.log" 2>&1 &
   CL_PID[containerd$n]=$!
   cl_wait 30 cl_ctr "$n" version || { echo "node $n: containerd did not start" >&2; return 1; }
@@ -254,7 +224,7 @@ EOF
   cl_daemon "$n" "$WEFT_KUBE_BIN/kubelet" --config="$d/kubelet.yaml" --kubeconfig="$d/kubelet.kubeconfig" \
     --container-runtime=remote --container-runtime-endpoint=unix:///run/containerd/containerd.sock \
     --image-service-endpoint=unix:///run/containerd/containerd.sock \
-    --hostname-override="node$n" --node-ip="$KB_SUBNET.$n" --pod-infra-container-image="$CL_PAUSE" \
+    --hostname-override="node$n" --node-ip="$KB_SUBNET.$n" --pod-infra-container-image="$CTD_PAUSE" \
     --register-node=true --enforce-node-allocatable= >"$KB_TMP/kubelet$n.log" 2>&1 &
   CL_PID[kubelet$n]=$!
 }
