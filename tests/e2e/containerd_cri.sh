@@ -18,6 +18,7 @@
 set -euo pipefail
 RT_KIND=c
 . "$(dirname "$0")/runtimes.bash"
+. "$(dirname "$0")/containerd.bash"
 
 : "${WEFT_BIN:?}" "${WEFT_SRC:?}"
 for t in containerd ctr runc gcc curl iptables-save; do
@@ -75,40 +76,8 @@ cat >"$RT_TMP/net.d/10-flannel.conflist" <<EOT
 EOT
 
 # --- containerd
-cat >"$RT_TMP/containerd.toml" <<EOT
-version = 2
-root = "$RT_TMP/root"
-state = "$RT_TMP/state"
-disabled_plugins = ["io.containerd.snapshotter.v1.aufs", "io.containerd.snapshotter.v1.btrfs",
-                    "io.containerd.snapshotter.v1.devmapper", "io.containerd.snapshotter.v1.zfs"]
-[grpc]
-  address = "$SOCK"
-[ttrpc]
-  address = "$SOCK.ttrpc"
-[metrics]
-  address = ""
-[plugins."io.containerd.internal.v1.opt"]
-  path = "$RT_TMP/opt"
-[plugins."io.containerd.grpc.v1.cri"]
-  sandbox_image = "weft.test/pause:1"
-  restrict_oom_score_adj = true
-  netns_mounts_under_state_dir = true
-  disable_apparmor = true
-  stream_server_address = "127.0.0.1"
-  stream_server_port = "0"
-  [plugins."io.containerd.grpc.v1.cri".containerd]
-    snapshotter = "native"
-    default_runtime_name = "runc"
-    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
-      runtime_type = "io.containerd.runc.v2"
-      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
-        Root = "$RT_TMP/runc"
-        SystemdCgroup = false
-  [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "$WEFT_BIN"
-    conf_dir = "$RT_TMP/net.d"
-    max_conf_num = 1
-EOT
+ctd_config "$RT_TMP/containerd.toml" "$RT_TMP/root" "$RT_TMP/state" "$SOCK" "$RT_TMP/runc" "$RT_TMP/opt" \
+  "$WEFT_BIN" "$RT_TMP/net.d"
 CD_PID=
 start_containerd() {
   rt_daemon containerd --config "$RT_TMP/containerd.toml" >>"$RT_TMP/containerd.log" 2>&1 &

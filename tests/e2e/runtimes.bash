@@ -112,9 +112,9 @@ RT_TOKEN=weft-$RT_KIND-$RT_ID
 rt_build_images() {
   local bb=/bin/busybox
   [ -x $bb ] && ! readelf -d $bb 2>/dev/null | gq NEEDED || fail "$bb is not busybox-static"
-  gcc -static -O2 -o "$RT_TMP/pause" "$WEFT_SRC/tests/e2e/runtimes/pause.c" || fail "pause build"
-  $PY "$WEFT_SRC/tests/e2e/runtimes/oci_image.py" --name weft.test/pause:1 --out "$RT_TMP/pause.tar" \
-    --file /pause="$RT_TMP/pause" --entrypoint /pause || fail "pause image"
+  # shellcheck source=tests/e2e/containerd.bash
+  . "$WEFT_SRC/tests/e2e/containerd.bash"
+  ctd_pause_image "$RT_TMP" || fail "pause image"
   $PY "$WEFT_SRC/tests/e2e/runtimes/oci_image.py" --name weft.test/httpd:1 --out "$RT_TMP/httpd.tar" \
     --file /bin/busybox="$bb" --symlink /bin/sh=busybox --text /www/index.html="$RT_TOKEN" \
     --entrypoint /bin/busybox httpd -f -p 80 -h /www || fail "httpd image"
