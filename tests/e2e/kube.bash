@@ -51,6 +51,10 @@ kb_cleanup() {
   for n in scheduler controller-manager apiserver etcd; do kb_stop "$n"; done
   for pid in "${KB_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
   for pid in "${KB_PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+  # pods are created in command substitutions (subshells), so found by name
+  for n in $(ip netns list | awk -v s="-$KB_ID" '$1 ~ "^wkp-" && substr($1, length($1) - length(s) + 1) == s {print $1}'); do
+    ip netns del "$n" 2>/dev/null
+  done
   for n in "${KB_NODES[@]}"; do
     ip netns pids "$(kb_node_ns "$n")" 2>/dev/null | xargs -r kill 2>/dev/null
     ip netns del "$(kb_node_ns "$n")" 2>/dev/null
@@ -92,6 +96,9 @@ kb_init() {
 }
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "ok - $*"; }
+# grep for pipelines: reads all input (grep -q exits at the first match, the writer then dies of
+# SIGPIPE and `set -o pipefail` turns a match into a failure).
+gq() { grep "$@" >/dev/null; }
 
 # kb_node N: namespace $(kb_node_ns N) = wkn<N>-<id> with eth0 198.18.42.<N>/24 on the underlay
 # bridge (N in 1..253) and $KB_TMP/n<N>/ for its files. Call it directly, not in $(...): the
@@ -296,4 +303,40 @@ kb_wait_pod_cidr() {
     sleep 0.2
   done
   echo "node $1 got no podCIDR" >&2; tail -20 "$KB_TMP/controller-manager.log" >&2; return 1
+}
+
+# kb_until CMD...: until CMD succeeds (10 s)
+kb_until() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
+
+# kb_ann NODE KEY: one annotation of a Node
+kb_ann() { kb_kubectl get node "$1" -o "jsonpath={.metadata.annotations.${2//./\\.}}"; }
+
+# kb_wait_weftd N: until weftd on node N answers /readyz on 127.0.0.1:8471 (30 s); else its log tail
+kb_wait_weftd() {
+  for _ in $(seq 300); do
+    ip netns exec "$(kb_node_ns "$1")" curl -sf -m 1 http://127.0.0.1:8471/readyz >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+  ip netns exec "$(kb_node_ns "$1")" curl -s -m 1 http://127.0.0.1:8471/readyz >&2 || true
+  tail -20 "$KB_TMP/n$1/weftd.log" >&2; fail "weftd on node $1 not ready"
+}
+
+# kb_pod N NAME: pod namespace $(kb_pod_ns NAME) on node N through conf/10-flannel.conflist's chain
+# (our plugins from WEFT_BIN, subnet.env and data under $KB_TMP/nN); prints the pod IP.
+kb_pod_ns() { echo "wkp-$1-$KB_ID"; }
+kb_pod() {
+  local n=$1 name=$2 ns pod conf prev="" plugin out i count
+  ns=$(kb_node_ns "$n"); pod=$(kb_pod_ns "$name")
+  ip netns add "$pod"; ip -n "$pod" link set lo up
+  conf=$(jq -c --arg d "$KB_TMP/n$n" '.plugins[0] += {subnetFile: ($d + "/subnet.env"), dataDir: ($d + "/flannel"),
+      ipam: {dataDir: ($d + "/networks")}}' "$WEFT_SRC/conf/10-flannel.conflist")
+  count=$(jq '.plugins | length' <<<"$conf")
+  for ((i = 0; i < count; i++)); do
+    plugin=$(jq -c --argjson i "$i" '.plugins[$i] + {name: .name, cniVersion: .cniVersion}' <<<"$conf")
+    [ -n "$prev" ] && plugin=$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$plugin")
+    out=$(ip netns exec "$ns" env CNI_COMMAND=ADD CNI_CONTAINERID="$name" CNI_NETNS="/var/run/netns/$pod" \
+      CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/$(jq -r .type <<<"$plugin")" <<<"$plugin")
+    prev=$out
+  done
+  jq -r '.ips[0].address' <<<"$prev" | cut -d/ -f1
 }

@@ -93,7 +93,6 @@ cond='{"status":{"conditions":[{"type":"NetworkUnavailable","status":"False","re
 expect 200 "nodes get"   GET "/api/v1/nodes/$node"
 expect 200 "nodes list"  GET "/api/v1/nodes?resourceVersion=0"
 expect 200 "nodes watch" GET "/api/v1/nodes?watch=1&timeoutSeconds=1"
-gq() { grep "$@" >/dev/null; }
 gq '"type":"ADDED"' "$KB_TMP/body" || fail "watch stream has no ADDED event: $(head -c 300 "$KB_TMP/body")"
 expect 200 "nodes/status patch (annotations)" PATCH "/api/v1/nodes/$node/status" "$patch"
 expect 200 "nodes/status patch (condition)"   PATCH "/api/v1/nodes/$node/status" "$cond"

@@ -20,11 +20,7 @@ KB_ID=wm$$
 source "$WEFT_SRC/tests/e2e/kube.bash"
 rc=0; kb_init || rc=$?; [ $rc -eq 0 ] || exit $rc
 [ -x "$WEFT_BIN/weftd" ] || fail "weftd not built ($WEFT_BIN/weftd)"
-gq() { grep "$@" >/dev/null; }
 P=flannel.alpha.coreos.com
-PODS=()
-wm_cleanup_pods() { for p in "${PODS[@]}"; do ip netns del "$p" 2>/dev/null; done; }
-trap 'wm_cleanup_pods; kb_cleanup' EXIT
 
 kb_up
 kb_flannel_rbac
@@ -77,17 +73,6 @@ EOF2
     -f -X POST -H 'Content-Type: application/json' -d "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"$1\",\"uid\":\"$uid\"}}}" | jq -er .status.token
 }
 weftd_stop() { kill "${WEFTD[$1]}"; wait "${WEFTD[$1]}" 2>/dev/null || true; }
-wait_ready() {
-  for _ in $(seq 300); do
-    ip netns exec "$(kb_node_ns "$1")" curl -sf -m 1 http://127.0.0.1:8471/readyz >/dev/null 2>&1 && return 0
-    sleep 0.1
-  done
-  ip netns exec "$(kb_node_ns "$1")" curl -s -m 1 http://127.0.0.1:8471/readyz >&2 || true
-  tail -20 "$KB_TMP/n$1/weftd.log" >&2; fail "weftd on node $1 not ready"
-}
-# until CMD succeeds (10 s)
-until_ok() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 1; }
-ann() { kb_kubectl get node "$1" -o "jsonpath={.metadata.annotations.${2//./\\.}}"; }
 mac_of() { ip -n "$(kb_node_ns "$1")" -j link show flannel.1 | jq -r '.[0].address'; }
 
 for i in 1 2 3; do
@@ -105,7 +90,7 @@ kb_kubectl create -f - >/dev/null <<EOF2
  "spec":{"nodeName":"node3","serviceAccountName":"flannel","containers":[{"name":"weftd","image":"localhost/weft:v0.1.0"}]}}
 EOF2
 for i in 1 2 3; do weftd_start $i; done
-for i in 1 2 3; do wait_ready $i; done
+for i in 1 2 3; do kb_wait_weftd $i; done
 gq "node name node3 from pod kube-flannel/wm-flannel-node3" "$KB_TMP/n3/weftd.log" || fail "node 3 did not find its node through pods/get"
 pass "three weftd ready (node 3 found through pods/get)"
 
@@ -119,10 +104,10 @@ pass "subnet.env format (FLANNEL_SUBNET from the Node's podCIDR)"
 # annotations as flanneld writes them
 for i in 1 2 3; do
   mac=$(mac_of $i)
-  [ "$(ann node$i $P/backend-type)" = vxlan ] || fail "node$i backend-type"
-  [ "$(ann node$i $P/backend-data)" = "{\"VNI\":1,\"VtepMAC\":\"$mac\"}" ] || fail "node$i backend-data: $(ann node$i $P/backend-data)"
-  [ "$(ann node$i $P/public-ip)" = "198.18.42.$i" ] || fail "node$i public-ip"
-  [ "$(ann node$i $P/kube-subnet-manager)" = true ] || fail "node$i kube-subnet-manager"
+  [ "$(kb_ann node$i $P/backend-type)" = vxlan ] || fail "node$i backend-type"
+  [ "$(kb_ann node$i $P/backend-data)" = "{\"VNI\":1,\"VtepMAC\":\"$mac\"}" ] || fail "node$i backend-data: $(kb_ann node$i $P/backend-data)"
+  [ "$(kb_ann node$i $P/public-ip)" = "198.18.42.$i" ] || fail "node$i public-ip"
+  [ "$(kb_ann node$i $P/kube-subnet-manager)" = true ] || fail "node$i kube-subnet-manager"
   cond=$(kb_kubectl get node node$i -o json | jq -c '.status.conditions[] | select(.type=="NetworkUnavailable") | [.status,.reason,.message]')
   [ "$cond" = '["False","FlannelIsUp","Flannel is running on this node"]' ] || fail "node$i condition: $cond"
 done
@@ -140,33 +125,17 @@ entries_ok() {  # N PEER
 }
 for i in 1 2 3; do for j in 1 2 3; do
   [ $i = $j ] && continue
-  until_ok entries_ok $i $j || fail "node $i lacks the entries of node $j"
+  kb_until entries_ok $i $j || fail "node $i lacks the entries of node $j"
 done; done
 pass "route/ARP/FDB for every peer on every node"
 
 # pods through the conflist's chain, HTTP across nodes
-pod() {  # N NAME: prints the pod IP
-  local n=$1 name=$2 ns pod conf prev="" plugin out i count
-  ns=$(kb_node_ns "$n"); pod="wmp-$name-$$"
-  ip netns add "$pod"; PODS+=("$pod"); ip -n "$pod" link set lo up
-  conf=$(jq -c --arg d "$KB_TMP/n$n" '.plugins[0] += {subnetFile: ($d + "/subnet.env"), dataDir: ($d + "/flannel"),
-      ipam: {dataDir: ($d + "/networks")}}' "$WEFT_SRC/conf/10-flannel.conflist")
-  count=$(jq '.plugins | length' <<<"$conf")
-  for ((i = 0; i < count; i++)); do
-    plugin=$(jq -c --argjson i "$i" '.plugins[$i] + {name: .name, cniVersion: .cniVersion}' <<<"$conf")
-    [ -n "$prev" ] && plugin=$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$plugin")
-    out=$(ip netns exec "$ns" env CNI_COMMAND=ADD CNI_CONTAINERID="$name" CNI_NETNS="/var/run/netns/$pod" \
-      CNI_IFNAME=eth0 CNI_PATH="$WEFT_BIN" "$WEFT_BIN/$(jq -r .type <<<"$plugin")" <<<"$plugin")
-    prev=$out
-  done
-  jq -r '.ips[0].address' <<<"$prev" | cut -d/ -f1
-}
-ip1=$(pod 1 a); ip2=$(pod 2 b); ip3=$(pod 3 c)
+ip1=$(kb_pod 1 a); ip2=$(kb_pod 2 b); ip3=$(kb_pod 3 c)
 echo "hello from node2" >"$KB_TMP/index.html"
-ip netns exec "wmp-b-$$" python3 -m http.server 8080 --bind "$ip2" --directory "$KB_TMP" >/dev/null 2>&1 &
+ip netns exec "$(kb_pod_ns b)" python3 -m http.server 8080 --bind "$ip2" --directory "$KB_TMP" >/dev/null 2>&1 &
 KB_PIDS+=($!)
-until_ok ip netns exec "wmp-a-$$" curl -sf -m 1 "http://$ip2:8080/index.html" >/dev/null || fail "HTTP pod a (node1) -> pod b (node2)"
-[ "$(ip netns exec "wmp-c-$$" curl -sf -m 2 "http://$ip2:8080/index.html")" = "hello from node2" ] || fail "HTTP pod c (node3) -> pod b"
+kb_until ip netns exec "$(kb_pod_ns a)" curl -sf -m 1 "http://$ip2:8080/index.html" >/dev/null || fail "HTTP pod a (node1) -> pod b (node2)"
+[ "$(ip netns exec "$(kb_pod_ns c)" curl -sf -m 2 "http://$ip2:8080/index.html")" = "hello from node2" ] || fail "HTTP pod c (node3) -> pod b"
 pass "HTTP between pods on different nodes ($ip1, $ip3 -> $ip2)"
 
 # a changed VtepMAC annotation: the FDB entry of the old MAC is replaced on the peers
@@ -174,9 +143,9 @@ old3=$(mac_of 3)
 kb_kubectl annotate --overwrite node node3 "$P/backend-data={\"VNI\":1,\"VtepMAC\":\"0e:00:00:00:00:33\"}" >/dev/null
 fdb_new() { bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "0e:00:00:00:00:33 dst 198.18.42.3" &&
             ! bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "$old3 dst"; }
-until_ok fdb_new || fail "node1's FDB not replaced: $(bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1)"
+kb_until fdb_new || fail "node1's FDB not replaced: $(bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1)"
 kb_kubectl annotate --overwrite node node3 "$P/backend-data={\"VNI\":1,\"VtepMAC\":\"$old3\"}" >/dev/null
-until_ok entries_ok 1 3 || fail "node1: node3's entries not restored"
+kb_until entries_ok 1 3 || fail "node1: node3's entries not restored"
 pass "a changed VtepMAC annotation replaces the FDB entry"
 
 # weftd restarted while pod a (node1) talks to pod b (node2): same MAC, nothing torn down,
@@ -195,7 +164,7 @@ gap = max(gap, time.monotonic() - last)
 print(f"{gap:.3f} {ok}")
 PY
 mac2=$(mac_of 2)
-ip netns exec "wmp-a-$$" python3 "$KB_TMP/probe.py" "http://$ip2:8080/index.html" 5 >"$KB_TMP/probe.out" &
+ip netns exec "$(kb_pod_ns a)" python3 "$KB_TMP/probe.py" "http://$ip2:8080/index.html" 5 >"$KB_TMP/probe.out" &
 probe=$!
 sleep 1
 mkdir -p "$KB_TMP/n2/sa"
@@ -204,14 +173,14 @@ cp "$KB_TMP/pki/ca.crt" "$KB_TMP/n2/sa/ca.crt"
 weftd_stop 2
 ip -n "$(kb_node_ns 2)" route show "${CIDR[1]}" | gq flannel.1 || fail "routes removed on exit"
 weftd_start_incluster 2   # from here on node 2 runs with the in-cluster config
-wait_ready 2
+kb_wait_weftd 2
 gq "API server https://$KB_API_IP:6443 (in-cluster config)" "$KB_TMP/n2/weftd.log" || fail "node 2 not on the in-cluster config"
 wait $probe
 read -r gap okn <"$KB_TMP/probe.out"
 python3 -c "import sys; sys.exit(0 if float('$gap') < 1.0 and int('$okn') > 10 else 1)" ||
   fail "traffic gap during restart ${gap}s ($okn requests)"
 [ "$(mac_of 2)" = "$mac2" ] || fail "node2 MAC changed over a restart"
-[ "$(ann node2 $P/backend-data | jq -r .VtepMAC)" = "$mac2" ] || fail "node2 annotation MAC changed"
+[ "$(kb_ann node2 $P/backend-data | jq -r .VtepMAC)" = "$mac2" ] || fail "node2 annotation MAC changed"
 gq "VtepMAC $mac2 read back" "$KB_TMP/n2/weftd.log" || fail "node2 did not read its MAC back"
 [ "$(grep -c "annotated Node node2" "$KB_TMP/n2/weftd.log")" = 1 ] || fail "node2 re-annotated on restart"
 pass "weftd restart: same VtepMAC, no re-annotation, longest gap ${gap}s over $okn requests"
@@ -236,11 +205,11 @@ kb_wait_readyz
 # its lease when the store's copy differs)
 weftd_stop 3
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.33" >/dev/null
-until_ok eval 'bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' || fail "node1 missed the change after the API server restart"
-until_ok eval 'bridge -n "$(kb_node_ns 2)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' ||
+kb_until eval 'bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' || fail "node1 missed the change after the API server restart"
+kb_until eval 'bridge -n "$(kb_node_ns 2)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' ||
   fail "node2 (rotated token) missed the change: $(tail -3 "$KB_TMP/n2/weftd.log")"
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.3" >/dev/null
-until_ok entries_ok 1 3 || fail "node1: node3's entries after the restart"
+kb_until entries_ok 1 3 || fail "node1: node3's entries after the restart"
 m1=$(ip netns exec "$(kb_node_ns 1)" curl -sf -m 2 http://127.0.0.1:8471/metrics)
 gq -E '^weftd_store_watch_restarts_total\{store="kube",reason="expired"\} [1-9]' <<<"$m1" || fail "no kube watch restart in /metrics: $(grep kube <<<"$m1")"
 gq -E '^weftd_store_request_errors_total\{store="kube"\} [1-9]' <<<"$m1" || fail "no kube request errors in /metrics"
@@ -253,7 +222,7 @@ kb_kubectl delete node node3 >/dev/null
 gone() { ! ip -n "$(kb_node_ns "$1")" route show "${CIDR[3]}" | gq . &&
          ! ip -n "$(kb_node_ns "$1")" neigh show dev flannel.1 | gq "^$gw3 " &&
          ! bridge -n "$(kb_node_ns "$1")" fdb show dev flannel.1 | gq "dst 198.18.42.3 "; }
-for i in 1 2; do until_ok gone $i || fail "node $i keeps node3's entries"; done
+for i in 1 2; do kb_until gone $i || fail "node $i keeps node3's entries"; done
 pass "a deleted Node's route/ARP/FDB removed on the peers"
 
 # a service account without nodes/status patch: the error names the verb and resource
@@ -264,7 +233,7 @@ kb_kubeconfig "$KB_TMP/n4/kubeconfig" "$(kb_sa_token kube-flannel norbac)"
 # first with the API server unreachable (a port nobody listens on): retried, /readyz says why
 weftd_start 4 --kube-api-url https://$KB_API_IP:6444
 readyz4() { ip netns exec "$(kb_node_ns 4)" curl -s -m 1 http://127.0.0.1:8471/readyz 2>/dev/null; }
-until_ok eval 'readyz4 | gq "unreachable"' || fail "node4 /readyz: $(readyz4)"
+kb_until eval 'readyz4 | gq "unreachable"' || fail "node4 /readyz: $(readyz4)"
 kill -0 "${WEFTD[4]}" || fail "weftd exited while the API server was unreachable"
 pass "API server unreachable: retried, /readyz: $(readyz4 | cut -c1-120)"
 weftd_stop 4

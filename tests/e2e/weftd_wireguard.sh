@@ -13,56 +13,31 @@ WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
 export WEFT_SRC WEFT_BIN REF_BIN
 source "$WEFT_SRC/tests/e2e/overlay.bash"
-command -v wireguard-go >/dev/null || { echo "wireguard-go not installed (apt-get install --no-install-recommends wireguard-go)" >&2; exit 77; }
-command -v wg >/dev/null || { echo "wg (wireguard-tools) not installed" >&2; exit 77; }
-command -v tcpdump >/dev/null || { echo "tcpdump not installed" >&2; exit 77; }
+source "$WEFT_SRC/tests/e2e/wireguard.bash"
+wg_ns() { n "$1"; }
+wg_dir() { echo "$OV_TMP/n$1"; }
+wg_track() { OV_PIDS+=("$1"); }
+rc=0; wg_checks || rc=$?; [ $rc -eq 0 ] || exit $rc
 rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
 
-mkdir -p /run/wireguard   # the mount point; each node binds its own directory over it
 wg_weftd() {  # wg_weftd N: weftd of node N with its key file and its /run/wireguard
-  local n=$1; mkdir -p "$OV_TMP/n$n/wgrun"
-  ip netns exec "$(n "$n")" env WIREGUARD_KEY_FILE="$OV_TMP/n$n/wgkey" \
-    sh -c 'mount --bind "$0" /run/wireguard && exec "$@"' "$OV_TMP/n$n/wgrun" \
+  local n=$1; wg_prefix "$n"
+  "${WG_PFX[@]}" env WIREGUARD_KEY_FILE="$OV_TMP/n$n/wgkey" \
     "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --iface eth0 --subnet-file "$OV_TMP/n$n/subnet.env" \
     --healthz-ip 127.0.0.1 --healthz-port 8471 >>"$OV_TMP/n$n/weftd.log" 2>&1 &
   OV_WEFTD[$n]=$!
   OV_PIDS+=($!)
 }
-wgn() {  # wgn N ARGS: wg(8) against node N's wireguard-go
-  ip netns exec "$(n "$1")" sh -c 'mount --bind "$0" /run/wireguard && shift && exec wg "$@"' "$OV_TMP/n$1/wgrun" x "${@:2}"
-}
-wg_pid() { local p; for p in $(ip netns pids "$(n "$1")"); do [ "$(cat /proc/$p/comm 2>/dev/null)" = wireguard-go ] && echo "$p"; done; }
 lease() { ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/$(net_of "$1" | tr / -)"; }
 pubkey() { lease "$1" | jq -r .BackendData.PublicKey; }
-http() {  # http FROM-POD IP: the page, retried for up to 5 s
-  local out=""
-  for _ in $(seq 50); do
-    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
-    sleep 0.1
-  done
-  echo "$out"
-}
-serve() { ip netns exec "wp-$1-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 & OV_PIDS+=($!); }
-# wait_peers N COUNT: until node N's device has COUNT peers (10 s)
-wait_peers() {
-  for _ in $(seq 100); do
-    [ "$(wgn "$1" show flannel-wg peers | grep -c .)" = "$2" ] && return 0
-    sleep 0.1
-  done
-  fail "node $1 has $(wgn "$1" show flannel-wg peers | grep -c .) peers, want $2"
-}
+http() { wg_http "wp-$1-$OV_ID" "$2"; }   # http FROM-POD IP
+serve() { wg_serve "wp-$1-$OV_ID"; }
 # check_wg N: `wg show` on node N equals what the other nodes' leases say
 check_wg() {
-  local n=$1 want got j
-  want=$(for j in "${LIVE[@]}"; do [ "$j" = "$n" ] || printf '%s\t198.18.0.%s:51820\t%s\n' "$(pubkey "$j")" "$j" "$(net_of "$j")"; done | sort)
-  got=$(wgn "$n" show flannel-wg dump | tail -n +2 | awk -F'\t' '{print $1"\t"$3"\t"$4}' | sort)
-  [ "$want" = "$got" ] || fail "node $n: wg show disagrees with the leases:
-want:
-$want
-got:
-$got"
+  local j
+  wg_check "$1" "$(for j in "${LIVE[@]}"; do [ "$j" = "$1" ] || printf '%s\t198.18.0.%s:51820\t%s\n' "$(pubkey "$j")" "$j" "$(net_of "$j")"; done)"
 }
-mkdir -p "$OV_TMP/www"; echo "hello from weft over wireguard" >"$OV_TMP/www/index.txt"
+wg_www
 
 ov_etcd
 ov_config '{"Type":"wireguard","PersistentKeepaliveInterval":25}'
@@ -83,20 +58,12 @@ pass "three nodes: wireguard-go started by weftd, MTU 1420, /32 address, one Net
 
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
 serve b; serve c
-ip netns exec "$OV_U" tcpdump -i br0 -nn -U -w "$OV_TMP/underlay.pcap" 2>"$OV_TMP/tcpdump.log" & TCPDUMP=$!; OV_PIDS+=($TCPDUMP)
-for _ in $(seq 50); do gq listening "$OV_TMP/tcpdump.log" && break; sleep 0.1; done
+wg_capture_start "$OV_U"
 [ "$(http a "$ip2")" = "hello from weft over wireguard" ] || fail "HTTP pod a (node 1) -> pod b (node 2)"
 [ "$(http a "$ip3")" = "hello from weft over wireguard" ] || fail "HTTP pod a (node 1) -> pod c (node 3)"
 [ "$(http c "$ip2")" = "hello from weft over wireguard" ] || fail "HTTP pod c (node 3) -> pod b (node 2)"
-sleep 0.5; kill "$TCPDUMP"; wait "$TCPDUMP" 2>/dev/null || true
-wgpkts=$(tcpdump -r "$OV_TMP/underlay.pcap" -nn 'udp port 51820' 2>/dev/null | grep -c . || true)
-other=$(tcpdump -r "$OV_TMP/underlay.pcap" -nn 'ip and not udp port 51820 and not host 198.18.0.254' 2>/dev/null | grep -c . || true)
-http_clear=$(tcpdump -r "$OV_TMP/underlay.pcap" -nn 'tcp port 8080' 2>/dev/null | grep -c . || true)
-[ "$wgpkts" -gt 0 ] || fail "no WireGuard packets on the underlay"
-[ "$other" = 0 ] || fail "$other non-WireGuard packets between nodes: $(tcpdump -r "$OV_TMP/underlay.pcap" -nn 'ip and not udp port 51820 and not host 198.18.0.254' 2>/dev/null | head -5)"
-[ "$http_clear" = 0 ] || fail "cleartext HTTP on the underlay"
-grep -a -q "hello from weft" "$OV_TMP/underlay.pcap" && fail "the page is readable on the underlay"
-pass "HTTP between pods on three nodes; the underlay saw $wgpkts UDP/51820 packets, nothing else between nodes, no cleartext"
+wg_capture_check 198.18.0.254
+pass "HTTP between pods on three nodes; the underlay saw $WG_PKTS UDP/51820 packets, nothing else between nodes, no cleartext"
 
 # weftd restart: the same key, the same wireguard-go (adopted, sessions kept), traffic flows
 key1=$(pubkey 1); wgp=$(wg_pid 1)
@@ -117,8 +84,14 @@ check_wg 1
 pass "a peer removed with wg set is back after the periodic check"
 
 # wireguard-go killed: restarted by weftd, peers replayed, address and route restored
-kill -9 "$(wg_pid 2)"
-for _ in $(seq 100); do [ -n "$(wg_pid 2)" ] && ip -n "$(n 2)" route show "$OV_NET" | gq flannel-wg && break; sleep 0.1; done
+old=$(wg_pid 2); kill -9 "$old"
+# (until the new process has replayed: the killed one may still be listed for a moment)
+for _ in $(seq 100); do
+  new=$(wg_pid 2)
+  [ -n "$new" ] && [ "$new" != "$old" ] && gq "restarted, configuration replayed" "$OV_TMP/n2/weftd.log" &&
+    ip -n "$(n 2)" route show "$OV_NET" | gq flannel-wg && break
+  sleep 0.1
+done
 wait_peers 2 2
 check_wg 2
 [ "$(http a "$ip2")" = "hello from weft over wireguard" ] || fail "HTTP after wireguard-go was restarted on node 2"
