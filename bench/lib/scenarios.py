@@ -27,6 +27,33 @@ def _read_int(path):
         return -1
 
 
+def _ct_walk():
+    """One ctnetlink dump of the namespace's IPv4 conntrack table, timed in this process: what any
+    flush of stale UDP entries by port costs the kernel (it walks every bucket of the host-wide
+    hash table, whatever the namespace holds). Returns a Call (CPU: this thread's time)."""
+    import struct
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+    try:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        # nlmsghdr: IPCTNL_MSG_CT_GET of the ctnetlink subsystem, REQUEST|DUMP; nfgenmsg AF_INET
+        s.send(struct.pack("=IHHII", 20, 0x101, 0x301, 1, 0) + struct.pack("=BBH", 2, 0, 0))
+        for _ in range(1 << 20):
+            b = s.recv(1 << 16)
+            if not b or any(struct.unpack_from("=IH", b, o)[1] in (2, 3) for o in _nl_offsets(b)):
+                break  # NLMSG_ERROR or NLMSG_DONE
+        return Call((time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000, 0, b"")
+    finally:
+        s.close()
+
+
+def _nl_offsets(b):
+    import struct
+    o = 0
+    while o + 16 <= len(b):
+        yield o
+        o += max(16, (struct.unpack_from("=I", b, o)[0] + 3) & ~3)
+
+
 def _agg(calls, wall=None):
     """One Call for several processes: summed wall (or the given phase wall), summed CPU, max RSS."""
     return Call(wall if wall is not None else sum(c.wall for c in calls), sum(c.cpu for c in calls),
@@ -450,7 +477,7 @@ class Bench:
         if live:
             self.compare("pods-live-%d" % npods, "live",
                          "live node: %s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
-                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add"],
+                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add", "floor-live-ct/ct walk"],
                                 "DEL": ["floor-live-veth/veth del", "floor-live-fw/fw del"]} if npods == 1 else None)
             return
         self.compare("pods-%s-%d" % ("fl" if flannel else "br", npods), "lifecycle",
@@ -544,6 +571,17 @@ class Bench:
                  % (st["links"], st["nat_rules"], st["conntrack"]))
         return st
 
+    def live_hook(self, cmd):
+        """Runs `sh -c cmd` in the live state (for digs with strace/perf/callgrind): BENCH_POD is the
+        pod namespace behind portmap's prevResult (written to BENCH_PREV), BENCH_BIN weft's plugins."""
+        prev = os.path.join(self.tmp, "live-prev.json")
+        with open(prev, "w") as f:
+            json.dump(self.portmap_prev(), f)
+        env = dict(os.environ, BENCH_POD="/run/netns/" + self.pods[-2], BENCH_PREV=prev,
+                   BENCH_BIN=self.cfg["weft_bin"], BENCH_REF_BIN=self.cfg["ref_bin"], BENCH_TMP=self.tmp)
+        self.log("  live hook: %s" % cmd)
+        subprocess.run(["sh", "-c", cmd], env=env, timeout=600)
+
     def live_teardown(self):
         st = getattr(self, "_live", None)
         if not st:
@@ -592,6 +630,8 @@ class Bench:
             d = sh("iptables-restore", "--noflush", "-w", "5", stdin=rm)
             return {"fw add": a, "fw del": d}
         self.floor_group("floor-live-fw", "live node: iptables-restore add / delete a 4-rule chain", fw, runs)
+        self.floor_group("floor-live-ct", "live node: one ctnetlink IPv4 dump (in-process, no spawn)",
+                         lambda: {"ct walk": _ct_walk()}, runs)
 
     def live_portmap(self, runs):
         """portmap ADD+DEL with snat, the same container re-added after its DEL, in the live state."""
@@ -615,7 +655,8 @@ class Bench:
                 return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
             fns[side] = fn
         self.compare("live-portmap", "live", "live node: portmap (tcp+udp, snat), same container re-added",
-                     fns, runs, floor={"ADD": ["floor-live-fw/fw add"], "DEL": ["floor-live-fw/fw del"]})
+                     fns, runs, floor={"ADD": ["floor-live-fw/fw add", "floor-live-ct/ct walk"],
+                            "DEL": ["floor-live-fw/fw del"]})
 
     def live_bridge(self, runs):
         """bridge + host-local ADD and DEL onto the live bridge (its dozens of ports)."""
@@ -768,6 +809,8 @@ def main(cfg):
         log("live node")
         try:
             live = b.live_setup()
+            if os.environ.get("BENCH_LIVE_HOOK"):
+                b.live_hook(os.environ["BENCH_LIVE_HOOK"])
             b.live_floors(r)
             b.live_portmap(r)
             b.live_bridge(r)
