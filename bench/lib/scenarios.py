@@ -477,7 +477,7 @@ class Bench:
         if live:
             self.compare("pods-live-%d" % npods, "live",
                          "live node: %s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
-                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add", "floor-live-ct/ct walk"],
+                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add"],
                                 "DEL": ["floor-live-veth/veth del", "floor-live-fw/fw del"]} if npods == 1 else None)
             return
         self.compare("pods-%s-%d" % ("fl" if flannel else "br", npods), "lifecycle",
