@@ -143,6 +143,20 @@ class Report:
                 L.append("| %s | %s | %s |" % (esc(g["title"]), m, cell(s["wall"])))
         L.append("")
 
+        if self.groups("live"):
+            lv = d.get("live") or {}
+            L.append("## Live node\n")
+            L.append("The node namespace carries a busy node's state while each call is timed: the bridge with "
+                     "%s links in the namespace (a few dozen pods' veths on it), %s nat rules (a kube-proxy-sized "
+                     "chain, per-pod masquerade chains as the reference's ipMasq writes them, flannel's chains), "
+                     "%s conntrack entries from TCP connections held open through a mapped port of a pod served "
+                     "by a real server (%s at the end). portmap runs with `snat: true` and re-adds the same container "
+                     "after its DEL; the floors are the same changes made with `ip` / `iptables-restore` in this "
+                     "state.\n" % (lv.get("links", "?"), lv.get("nat_rules", "?"), lv.get("conntrack", "?"),
+                                   lv.get("conntrack_end", "?")))
+            L.append(self.table(self.groups("live"), ["ADD", "DEL", "ADD+DEL"]))
+            L.append("")
+
         L.append("## Process start and single plugins\n")
         L.append("VERSION is process start and exit. host-local runs without a namespace; bridge creates a veth "
                  "into a pod namespace and calls host-local by exec; portmap gets a real prevResult and maps one "
@@ -228,7 +242,8 @@ class Report:
     def summary_lines(self):
         """Headline bullets: one per comparison where both sides were measured."""
         out = []
-        picks = [("host-local", "ADD+DEL", "host-local ADD+DEL"),
+        picks = [(g["id"], m, g["title"] + ", " + m) for g in self.groups("live") for m in ("ADD", "ADD+DEL")]
+        picks += [("host-local", "ADD+DEL", "host-local ADD+DEL"),
                  ("bridge", "ADD", "bridge ADD"), ("bridge", "DEL", "bridge DEL"),
                  ("bridge-masq", "ADD+DEL", "bridge ADD+DEL with ipMasq"),
                  ("portmap-0", "ADD+DEL", "portmap ADD+DEL")]

@@ -11,10 +11,47 @@ flannel) or fails keeps its reason as the cell text and the other side is still 
 import concurrent.futures
 import json
 import os
+import socket
+import subprocess
 import time
 
 import spawn
 from spawn import Call, CallError, cni, sh
+
+
+def _read_int(path):
+    try:
+        with open(path) as f:
+            return int(f.read().strip())
+    except (OSError, ValueError):
+        return -1
+
+
+def _ct_walk():
+    """One ctnetlink dump of the namespace's IPv4 conntrack table, timed in this process: what any
+    flush of stale UDP entries by port costs the kernel (it walks every bucket of the host-wide
+    hash table, whatever the namespace holds). Returns a Call (CPU: this thread's time)."""
+    import struct
+    s = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 12)  # NETLINK_NETFILTER
+    try:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        # nlmsghdr: IPCTNL_MSG_CT_GET of the ctnetlink subsystem, REQUEST|DUMP; nfgenmsg AF_INET
+        s.send(struct.pack("=IHHII", 20, 0x101, 0x301, 1, 0) + struct.pack("=BBH", 2, 0, 0))
+        for _ in range(1 << 20):
+            b = s.recv(1 << 16)
+            if not b or any(struct.unpack_from("=IH", b, o)[1] in (2, 3) for o in _nl_offsets(b)):
+                break  # NLMSG_ERROR or NLMSG_DONE
+        return Call((time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000, 0, b"")
+    finally:
+        s.close()
+
+
+def _nl_offsets(b):
+    import struct
+    o = 0
+    while o + 16 <= len(b):
+        yield o
+        o += max(16, (struct.unpack_from("=I", b, o)[0] + 3) & ~3)
 
 
 def _agg(calls, wall=None):
@@ -368,8 +405,11 @@ class Bench:
             fns[side] = fn
         self.compare("firewall", "plugin", "firewall (iptables, same-bridge)", fns, runs)
 
-    def chain_confs(self, side, flannel):
+    def chain_confs(self, side, flannel, live=False):
         """(first plugin path, its conf, portmap path) for one side's conflist."""
+        if live:
+            return (self.bin(side, "bridge"), self.live_bridge_conf(side, "0.3.1", "cbr-live-" + side, "lc"),
+                    self.bin(side, "portmap"))
         k = {"ref": 0, "weft": 1}[side]
         octet = 230 + k + (2 if flannel else 0)
         sub, net = "10.%d.1" % octet, "10.%d.0.0/16" % octet
@@ -393,14 +433,14 @@ class Bench:
             first = self.bin(side, "bridge")
         return first, conf, self.bin(side, "portmap")
 
-    def lifecycle(self, runs, npods, flannel):
+    def lifecycle(self, runs, npods, flannel, live=False):
         fns = {}
         for side in ("ref", "weft"):
             why = self.missing(side, (["flannel"] if flannel else []) + ["bridge", "host-local", "portmap"])
             if why:
                 fns[side] = why
                 continue
-            first, conf, pm = self.chain_confs(side, flannel)
+            first, conf, pm = self.chain_confs(side, flannel, live)
             cni_path = os.path.dirname(self.bin(side, "bridge"))
 
             def pod_add(i, cid, first=first, conf=conf, pm=pm, cni_path=cni_path, side=side):
@@ -434,11 +474,230 @@ class Bench:
                 return {"ADD": ca, "DEL": cd, "ADD+DEL": _agg([ca, cd])}
             fns[side] = fn
         what = "flannel → bridge → host-local, portmap" if flannel else "bridge → host-local, portmap"
+        if live:
+            self.compare("pods-live-%d" % npods, "live",
+                         "live node: %s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
+                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add"],
+                                "DEL": ["floor-live-veth/veth del", "floor-live-fw/fw del"]} if npods == 1 else None)
+            return
         self.compare("pods-%s-%d" % ("fl" if flannel else "br", npods), "lifecycle",
                      "%s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
                      floor={"ADD": ["floor-veth/veth add", "floor-fw-0/fw add"],
                             "DEL": ["floor-veth/veth del", "floor-fw-0/fw del"]} if npods == 1 else None,
                      x=npods, series="flannel" if flannel else "bridge")
+
+    # ---- live node ------------------------------------------------------------------------------
+    LIVE_BRIDGE = "wbpm"     # the bridge of portmap_prev(); the live state grows around it
+    LIVE_VETHS = 40          # pods' host veths on the bridge (both ends stay in the node namespace)
+    LIVE_CONNS = 24          # TCP connections through a mapped port (conntrack entries)
+    LIVE_MASQ = 40           # per-pod masquerade chains as the reference bridge's ipMasq writes them
+    LIVE_RULES = 3000        # unrelated nat rules (a kube-proxy-sized KUBE-SERVICES stand-in)
+
+    def live_setup(self):
+        """Turns the node namespace into a busy node's (idempotent, undone by live_teardown)."""
+        if getattr(self, "_live", None):
+            return self._live
+        prev = self.portmap_prev()
+        st = {"procs": [], "socks": [], "server_cid": "bench-live-server"}
+        self._live = st
+        # a few dozen pods' veths on the bridge
+        batch = "".join("link add wblv%d type veth peer name wblvp%d\nlink set wblv%d master %s up\n"
+                        % (i, i, i, self.LIVE_BRIDGE) for i in range(self.LIVE_VETHS))
+        sh("ip", "-batch", "-", stdin=batch.encode())
+        # masquerade chains (reference ipMasq layout), flannel's chains, a few thousand nat rules
+        nat = [b"*nat\n", b":WB-LIVE-SVC - [0:0]\n", b":FLANNEL-POSTRTG - [0:0]\n",
+               b"-A PREROUTING -m comment --comment \"bench kube-services\" -j WB-LIVE-SVC\n",
+               b"-A POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n",
+               b"-A FLANNEL-POSTRTG -m mark --mark 0x4000/0x4000 -m comment --comment \"flanneld masq\" -j RETURN\n",
+               b"-A FLANNEL-POSTRTG -s 10.244.0.0/24 -d 10.244.0.0/16 -m comment --comment \"flanneld masq\" -j RETURN\n",
+               b"-A FLANNEL-POSTRTG -s 10.244.0.0/16 -d 10.244.0.0/24 -m comment --comment \"flanneld masq\" -j RETURN\n",
+               b"-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/24 -m comment --comment \"flanneld masq\" -j RETURN\n",
+               b"-A FLANNEL-POSTRTG -s 10.244.0.0/16 ! -d 224.0.0.0/4 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully\n",
+               b"-A FLANNEL-POSTRTG ! -s 10.244.0.0/16 -d 10.244.0.0/16 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully\n"]
+        for i in range(self.LIVE_MASQ):
+            ch = b"CNI-%024x" % (0xbe0c0000 + i)
+            ip = b"10.244.0.%d" % (2 + i)
+            cm = b"-m comment --comment \"name: cbr0 id: live-%d\"" % i
+            nat.insert(1, b":%s - [0:0]\n" % ch)
+            nat.append(b"-A POSTROUTING -s %s/32 %s -j %s\n" % (ip, cm, ch))
+            nat.append(b"-A %s -d 10.244.0.0/24 %s -j ACCEPT\n" % (ch, cm))
+            nat.append(b"-A %s ! -d 224.0.0.0/4 %s -j MASQUERADE\n" % (ch, cm))
+        for k in range(self.LIVE_RULES):
+            nat.append(b"-A WB-LIVE-SVC -d 10.96.%d.%d/32 -p tcp -m tcp --dport %d -j RETURN\n"
+                       % ((k >> 8) & 255, k & 255, 1024 + k))
+        nat.append(b"COMMIT\n")
+        filt = (b"*filter\n:FLANNEL-FWD - [0:0]\n"
+                b"-A FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n"
+                b"-A FLANNEL-FWD -s 10.244.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\n"
+                b"-A FLANNEL-FWD -d 10.244.0.0/16 -m comment --comment \"flanneld forward\" -j ACCEPT\n"
+                b"COMMIT\n")
+        sh("iptables-restore", "--noflush", "-w", "30", stdin=b"".join(nat) + filt)
+        # a server in the pod behind a mapped port (reference portmap, snat), and bounded clients
+        pod_ip = prev["ips"][0]["address"].split("/")[0]
+        gw = prev["ips"][0].get("gateway") or pod_ip.rsplit(".", 1)[0] + ".1"
+        st["server_conf"] = json.dumps({
+            "cniVersion": "1.0.0", "name": "bench-live-server", "type": "portmap", "snat": True,
+            "runtimeConfig": {"portMappings": [{"hostPort": 9080, "containerPort": 80, "protocol": "tcp"}]},
+            "prevResult": prev}).encode()
+        pm = self.bin("ref", "portmap") or self.bin("weft", "portmap")
+        st["server_pm"] = pm
+        cni(pm, "ADD", st["server_conf"], st["server_cid"], "/run/netns/" + self.pods[-2])
+        srv = ("import socket,sys,select,time\n"
+               "s=socket.socket();s.setsockopt(socket.SOL_SOCKET,socket.SO_REUSEADDR,1)\n"
+               "s.bind(('0.0.0.0',80));s.listen(128);print('up',flush=True)\n"
+               "c=[];end=time.time()+3600\n"
+               "while time.time()<end:\n"
+               " r,_,_=select.select([s,sys.stdin]+c,[],[],1)\n"
+               " for x in r:\n"
+               "  if x is sys.stdin: sys.exit(0)\n"  # the bench went away: stdin at EOF
+               "  elif x is s: c.append(s.accept()[0])\n"
+               "  else:\n"
+               "   d=x.recv(4096)\n"
+               "   if not d: c.remove(x);x.close()\n"
+               "   else: x.sendall(d)\n")
+        p = subprocess.Popen(["ip", "netns", "exec", self.pods[-2], "python3", "-c", srv],
+                             stdout=subprocess.PIPE, stdin=subprocess.PIPE)
+        st["procs"].append(p)
+        p.stdout.readline()  # 'up': listening
+        for _ in range(self.LIVE_CONNS):
+            c = socket.create_connection((gw, 9080), timeout=5)
+            c.sendall(b"ping")
+            c.recv(16)
+            st["socks"].append(c)
+        st["conntrack"] = _read_int("/proc/sys/net/netfilter/nf_conntrack_count")
+        st["links"] = len(os.listdir("/sys/class/net"))
+        out = subprocess.run(["iptables-save", "-t", "nat"], capture_output=True, text=True).stdout
+        st["nat_rules"] = sum(1 for l in out.splitlines() if l.startswith("-A "))
+        self.log("  live node: %d links, %d nat rules, %d conntrack entries"
+                 % (st["links"], st["nat_rules"], st["conntrack"]))
+        return st
+
+    def live_hook(self, cmd):
+        """Runs `sh -c cmd` in the live state (for digs with strace/perf/callgrind): BENCH_POD is the
+        pod namespace behind portmap's prevResult (written to BENCH_PREV), BENCH_BIN weft's plugins."""
+        prev = os.path.join(self.tmp, "live-prev.json")
+        with open(prev, "w") as f:
+            json.dump(self.portmap_prev(), f)
+        env = dict(os.environ, BENCH_POD="/run/netns/" + self.pods[-2], BENCH_PREV=prev,
+                   BENCH_BIN=self.cfg["weft_bin"], BENCH_REF_BIN=self.cfg["ref_bin"], BENCH_TMP=self.tmp)
+        self.log("  live hook: %s" % cmd)
+        subprocess.run(["sh", "-c", cmd], env=env, timeout=600)
+
+    def live_teardown(self):
+        st = getattr(self, "_live", None)
+        if not st:
+            return
+        self._live = None
+        for c in st["socks"]:
+            c.close()
+        for p in st["procs"]:
+            p.kill()
+            p.wait()
+        # each step on its own: a setup that failed half-way leaves only part of the state (the
+        # outer bench/run deletes the node namespace, and with it anything left, in any case)
+        if st.get("server_conf"):
+            try:
+                cni(st["server_pm"], "DEL", st["server_conf"], st["server_cid"], "/run/netns/" + self.pods[-2])
+            except CallError as e:
+                self.log("  live teardown: %s" % e)
+        for i in range(self.LIVE_VETHS):
+            if os.path.exists("/sys/class/net/wblv%d" % i):
+                sh("ip", "link", "del", "wblv%d" % i)
+        rm = [b"*nat\n", b"-D PREROUTING -m comment --comment \"bench kube-services\" -j WB-LIVE-SVC\n",
+              b"-D POSTROUTING -m comment --comment \"flanneld masq\" -j FLANNEL-POSTRTG\n",
+              b"-F WB-LIVE-SVC\n-X WB-LIVE-SVC\n-F FLANNEL-POSTRTG\n-X FLANNEL-POSTRTG\n"]
+        for i in range(self.LIVE_MASQ):
+            ch = b"CNI-%024x" % (0xbe0c0000 + i)
+            rm.append(b"-D POSTROUTING -s 10.244.0.%d/32 -m comment --comment \"name: cbr0 id: live-%d\" -j %s\n"
+                      % (2 + i, i, ch))
+            rm.append(b"-F %s\n-X %s\n" % (ch, ch))
+        rm.append(b"COMMIT\n*filter\n-D FORWARD -m comment --comment \"flanneld forward\" -j FLANNEL-FWD\n"
+                  b"-F FLANNEL-FWD\n-X FLANNEL-FWD\nCOMMIT\n")
+        try:
+            sh("iptables-restore", "--noflush", "-w", "30", stdin=b"".join(rm))
+        except CallError as e:
+            self.log("  live teardown: %s" % e)
+
+    def live_floors(self, runs):
+        """The floors again in the live state: a veth pair with the bridge's dozens of ports and one
+        iptables-restore commit against the live nat table."""
+        pod = self.pods[-1]
+
+        def veth():
+            a = sh("ip", "link", "add", "wbfloor0", "type", "veth", "peer", "name", "eth0", "netns", pod)
+            d = sh("ip", "link", "del", "wbfloor0")
+            return {"veth add": a, "veth del": d}
+        self.floor_group("floor-live-veth", "live node: ip link add/del veth pair (peer in pod netns)", veth, runs)
+        add = (b"*nat\n:WB-FLOOR - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j WB-FLOOR\n"
+               + b"".join(b"-A WB-FLOOR -p tcp -m tcp --dport %d -j DNAT --to-destination 10.99.0.2:80\n"
+                          % (8000 + k) for k in range(4)) + b"COMMIT\n")
+        rm = (b"*nat\n-D PREROUTING -m addrtype --dst-type LOCAL -j WB-FLOOR\n-F WB-FLOOR\n-X WB-FLOOR\n"
+              b"COMMIT\n")
+
+        def fw():
+            a = sh("iptables-restore", "--noflush", "-w", "5", stdin=add)
+            d = sh("iptables-restore", "--noflush", "-w", "5", stdin=rm)
+            return {"fw add": a, "fw del": d}
+        self.floor_group("floor-live-fw", "live node: iptables-restore add / delete a 4-rule chain", fw, runs)
+        self.floor_group("floor-live-ct", "live node: one ctnetlink IPv4 dump (in-process, no spawn)",
+                         lambda: {"ct walk": _ct_walk()}, runs)
+
+    def live_portmap(self, runs):
+        """portmap ADD+DEL with snat, the same container re-added after its DEL, in the live state."""
+        prev = self.portmap_prev()
+        fns = {}
+        for side in ("ref", "weft"):
+            path = self.bin(side, "portmap")
+            if not path:
+                fns[side] = self.missing(side, ["portmap"])
+                continue
+            conf = {"cniVersion": "1.0.0", "name": "bench-lpm-" + side, "type": "portmap", "snat": True,
+                    "runtimeConfig": {"portMappings": [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+                                                       {"hostPort": 8053, "containerPort": 53, "protocol": "udp"}]},
+                    "prevResult": prev}
+            data = json.dumps(conf).encode()
+            cid = "bench-live-pm-" + side  # one container, re-added after every DEL
+
+            def fn(path=path, data=data, cid=cid):
+                a = cni(path, "ADD", data, cid, "/run/netns/" + self.pods[-2])
+                d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-2])
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        self.compare("live-portmap", "live", "live node: portmap (tcp+udp, snat), same container re-added",
+                     fns, runs, floor={"ADD": ["floor-live-fw/fw add", "floor-live-ct/ct walk"],
+                            "DEL": ["floor-live-fw/fw del"]})
+
+    def live_bridge(self, runs):
+        """bridge + host-local ADD and DEL onto the live bridge (its dozens of ports)."""
+        fns = {}
+        for side in ("ref", "weft"):
+            why = self.missing(side, ["bridge", "host-local"])
+            if why:
+                fns[side] = why
+                continue
+            path = self.bin(side, "bridge")
+            conf = self.live_bridge_conf(side, "1.0.0", "bench-lbr-" + side, "lbr")
+            pod = "/run/netns/" + self.pod(side, -1)
+
+            def fn(path=path, conf=conf, pod=pod, side=side):
+                cid = self.cid("lbr" + side)
+                a = cni(path, "ADD", json.dumps(conf).encode(), cid, pod)
+                dconf = dict(conf, prevResult=json.loads(a.out))
+                d = cni(path, "DEL", json.dumps(dconf).encode(), cid, pod)
+                return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
+            fns[side] = fn
+        self.compare("live-bridge", "live", "live node: bridge + host-local, ipMasq off", fns, runs,
+                     floor={"ADD": ["floor-live-veth/veth add"], "DEL": ["floor-live-veth/veth del"]})
+
+    def live_bridge_conf(self, side, version, name, tag):
+        """A conf on the live bridge; each side allocates from its own slice of the bridge's /16."""
+        octet = {"ref": 1, "weft": 2}[side] + (2 if tag == "lc" else 0)
+        return {"cniVersion": version, "name": name, "type": "bridge", "bridge": self.LIVE_BRIDGE,
+                "hairpinMode": True, "ipMasq": False, "isDefaultGateway": True, "isGateway": True,
+                "ipam": {"type": "host-local",
+                         "ranges": [[{"subnet": "10.212.0.0/16", "rangeStart": "10.212.%d.2" % octet,
+                                      "rangeEnd": "10.212.%d.254" % octet, "gateway": "10.212.0.1"}]],
+                         "dataDir": os.path.join(self.tmp, "live-%s-%s" % (tag, side))}}
 
     # ---- scale ----------------------------------------------------------------------------------
     def make_store(self, d, n):
@@ -527,31 +786,50 @@ def sizes_of(cfg):
 
 
 def main(cfg):
-    """Runs every measurement; returns the JSON-able result."""
+    """Runs the measurements of cfg["scenario"] (all, bare or live); returns the JSON-able result."""
     spawn.build_launcher(cfg["tmp"])
     b = Bench(cfg)
     q = cfg["quick"]
     r = cfg["runs"]
+    scen = cfg.get("scenario", "all")
     log = b.log
     log("floors")
     b.floors(r)
-    log("process start and single plugins")
-    b.version(r)
-    b.host_local(r)
-    b.loopback(r)
-    b.tuning(r)
-    b.bridge(r)
-    b.portmap(r, 0)
-    b.bandwidth(r)
-    b.firewall(r)
-    log("pod lifecycle")
-    for flannel in (False, True):
-        for n in cfg["pods"]:
-            b.lifecycle(cfg["pod_runs"] if n > 1 else r, n, flannel)
-    log("host-local at scale")
-    for n in cfg["reservations"]:
-        b.host_local_scale(max(3, r // (1 if n <= 1000 else (3 if n <= 10000 else 5))), n)
-    log("portmap at scale")
-    b.portmap_scale(max(3, r // 2), cfg["rules"], r)
+    if scen in ("all", "bare"):
+        log("process start and single plugins")
+        b.version(r)
+        b.host_local(r)
+        b.loopback(r)
+        b.tuning(r)
+        b.bridge(r)
+        b.portmap(r, 0)
+        b.bandwidth(r)
+        b.firewall(r)
+        log("pod lifecycle")
+        for flannel in (False, True):
+            for n in cfg["pods"]:
+                b.lifecycle(cfg["pod_runs"] if n > 1 else r, n, flannel)
+        log("host-local at scale")
+        for n in cfg["reservations"]:
+            b.host_local_scale(max(3, r // (1 if n <= 1000 else (3 if n <= 10000 else 5))), n)
+        log("portmap at scale")
+        b.portmap_scale(max(3, r // 2), cfg["rules"], r)
+    if scen in ("all", "live"):
+        log("live node")
+        try:
+            live = b.live_setup()
+            if os.environ.get("BENCH_LIVE_HOOK"):
+                b.live_hook(os.environ["BENCH_LIVE_HOOK"])
+            b.live_floors(r)
+            b.live_portmap(r)
+            b.live_bridge(r)
+            b.lifecycle(r, 1, False, live=True)
+            b.lifecycle(cfg["pod_runs"], max(cfg["pods"]), False, live=True)
+            live = {k: live[k] for k in ("links", "nat_rules", "conntrack")}
+            live["conntrack_end"] = _read_int("/proc/sys/net/netfilter/nf_conntrack_count")
+        finally:
+            b.live_teardown()
+    else:
+        live = None
     b.pool.shutdown()
-    return {"groups": b.groups, "sizes": sizes_of(cfg), "quick": q}
+    return {"groups": b.groups, "sizes": sizes_of(cfg), "quick": q, "scenario": scen, "live": live}
