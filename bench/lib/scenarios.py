@@ -4,8 +4,10 @@ there and the per-call cost is one plain spawn; pod namespaces were created by t
 
 Every comparison is a group: for each run i the reference and weft execute the same scenario
 back to back, the order swapping every run, so a ratio ref[i]/weft[i] sees the same machine state
-and the drift of a noisy machine cancels. A side that is missing (plugin not built, no reference
-flannel) or fails keeps its reason as the cell text and the other side is still measured.
+and the drift of a noisy machine cancels. With cfg["rel_bin"] (bench/run --release) a third side,
+"rel", runs the released static plugins in the same rounds, the order rotating every run. A side
+that is missing (plugin not built, not in the release, no reference flannel) or fails keeps its
+reason as the cell text and the other sides are still measured.
 """
 
 import concurrent.futures
@@ -15,6 +17,9 @@ import time
 
 import spawn
 from spawn import Call, CallError, cni, sh
+
+SIDES = ("ref", "weft")  # always measured; "rel" (the release plugins) joins with --release
+SIDES_ALL = SIDES + ("rel",)  # a side's index picks its own subnets
 
 
 def _agg(calls, wall=None):
@@ -32,6 +37,7 @@ class Bench:
         self.seq = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(cfg["pods"]) + 2)
         self.log = cfg.get("log", print)
+        self.sides = SIDES + (("rel",) if cfg.get("rel_bin") else ())
 
     # ---- plumbing -------------------------------------------------------------------------------
     def bin(self, side, plugin):
@@ -39,7 +45,7 @@ class Bench:
         if side == "ref":
             p = self.cfg["ref_flannel"] if plugin == "flannel" else os.path.join(self.cfg["ref_bin"], plugin)
         else:
-            p = os.path.join(self.cfg["weft_bin"], plugin)
+            p = os.path.join(self.cfg["rel_bin" if side == "rel" else "weft_bin"], plugin)
         return p if p and os.access(p, os.X_OK) else None
 
     def missing(self, side, plugins):
@@ -48,14 +54,14 @@ class Bench:
             if not self.bin(side, p):
                 if side == "ref" and p == "flannel":
                     return "no reference flannel (--ref-flannel)"
-                return "not built" if side == "weft" else "missing %s" % p
+                return {"weft": "not built", "rel": "not in the release"}.get(side, "missing %s" % p)
         return None
 
     def pod(self, side, i):
         """Pod namespace i of a side (i = -1: the side's spare one). Each side has its own pods,
         so state left behind by one side's failed call cannot break the other side."""
-        half = (len(self.pods) - 2) // 2
-        return self.pods[(0 if side == "ref" else half) + (half - 1 if i < 0 else i)]
+        per = (len(self.pods) - 2) // len(self.sides)
+        return self.pods[self.sides.index(side) * per + (per - 1 if i < 0 else i)]
 
     def cid(self, tag):
         self.seq += 1
@@ -71,7 +77,7 @@ class Bench:
         g = {"id": gid, "section": section, "title": title, "runs": runs, "floor": floor,
              "x": x, "series": series, "sides": {}, "first": {}, "metrics": list(metrics)}
         live = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             fn = fns.get(side)
             if isinstance(fn, str) or fn is None:
                 g["sides"][side] = fn or "n/a"
@@ -89,7 +95,8 @@ class Bench:
                     g["sides"][side] = "failed: %s" % e
                     del live[side]
         for i in range(runs):
-            order = ("ref", "weft") if i % 2 == 0 else ("weft", "ref")
+            k = i % len(self.sides)
+            order = self.sides[k:] + self.sides[:k]
             for side in order:
                 if side not in live:
                     continue
@@ -107,7 +114,7 @@ class Bench:
         g["seconds"] = time.perf_counter() - t_start
         self.groups.append(g)
         cells = []
-        for side in ("ref", "weft"):
+        for side in self.sides:
             s = g["sides"][side]
             cells.append("%s=%s" % (side, s[:80] if isinstance(s, str) else "ok"))
         self.log("  %-46s %5.1fs  %s" % (title, g["seconds"], " ".join(cells)))
@@ -161,7 +168,7 @@ class Bench:
     def version(self, runs):
         for p in ("host-local", "bridge", "portmap", "flannel"):
             fns = {}
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 path = self.bin(side, p)
                 fns[side] = (lambda path=path: {"VERSION": cni(path, "VERSION", b'{"cniVersion":"1.0.0"}')}) \
                     if path else self.missing(side, [p])
@@ -174,7 +181,7 @@ class Bench:
 
     def host_local(self, runs):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "host-local")
             if not path:
                 fns[side] = self.missing(side, ["host-local"])
@@ -195,7 +202,7 @@ class Bench:
         CRI runs it for every sandbox."""
         fns = {}
         conf = json.dumps({"cniVersion": "1.0.0", "name": "cni-loopback", "type": "loopback"}).encode()
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "loopback")
             if not path:
                 fns[side] = self.missing(side, ["loopback"])
@@ -215,7 +222,7 @@ class Bench:
         """tuning ADD (two sysctls, MTU, promisc: state file written) and DEL (restored) on a veth
         end `wbtun0` in a pod namespace, as in podman's default chain."""
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "tuning")
             if not path:
                 fns[side] = self.missing(side, ["tuning"])
@@ -241,12 +248,12 @@ class Bench:
             self.compare("tuning", "plugin", "tuning: 2 sysctls, MTU, promisc", fns, runs,
                          floor={"ADD": ["floor-spawn/run"], "DEL": ["floor-spawn/run"]})
         finally:
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 if self.bin(side, "tuning"):
                     sh("ip", "link", "del", "wbtun" + side)
 
     def bridge_conf(self, side, masq):
-        net = {"ref": 210, "weft": 211}[side]
+        net = {"ref": 210, "weft": 211, "rel": 214}[side]
         return {"cniVersion": "1.0.0", "name": "bench-br%s-%s" % ("m" if masq else "", side), "type": "bridge",
                 "bridge": "wbbr" + side, "isGateway": True, "ipMasq": masq,
                 "ipam": {"type": "host-local", "subnet": "10.%d.0.0/16" % net,
@@ -255,7 +262,7 @@ class Bench:
     def bridge(self, runs):
         for masq in (False, True):
             fns = {}
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 why = self.missing(side, ["bridge", "host-local"])
                 if why:
                     fns[side] = why
@@ -294,7 +301,7 @@ class Bench:
     def portmap(self, runs, nrules):
         prev = self.portmap_prev()
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "portmap")
             if not path:
                 fns[side] = self.missing(side, ["portmap"])
@@ -326,7 +333,7 @@ class Bench:
         prev = self.portmap_prev()
         host = prev["interfaces"][1]["name"]
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "bandwidth")
             if not path:
                 fns[side] = self.missing(side, ["bandwidth"])
@@ -351,7 +358,7 @@ class Bench:
         isolation) and DEL (the address rules) for portmap's prevResult (one IPv4 address)."""
         prev = self.portmap_prev()
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "firewall")
             if not path:
                 fns[side] = self.missing(side, ["firewall"])
@@ -370,8 +377,7 @@ class Bench:
 
     def chain_confs(self, side, flannel):
         """(first plugin path, its conf, portmap path) for one side's conflist."""
-        k = {"ref": 0, "weft": 1}[side]
-        octet = 230 + k + (2 if flannel else 0)
+        octet = (240 if flannel else 230) + SIDES_ALL.index(side)
         sub, net = "10.%d.1" % octet, "10.%d.0.0/16" % octet
         ipam_dir = os.path.join(self.tmp, "chain-%s-%s" % ("fl" if flannel else "br", side))
         if flannel:
@@ -395,7 +401,7 @@ class Bench:
 
     def lifecycle(self, runs, npods, flannel):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             why = self.missing(side, (["flannel"] if flannel else []) + ["bridge", "host-local", "portmap"])
             if why:
                 fns[side] = why
@@ -458,7 +464,7 @@ class Bench:
 
     def host_local_scale(self, runs, n):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "host-local")
             if not path:
                 fns[side] = self.missing(side, ["host-local"])
@@ -508,9 +514,9 @@ class Bench:
 def sizes_of(cfg):
     """Bytes on disk and stripped (strip -o into tmp; what `cmake --install --strip` ships)."""
     out = []
-    for side in ("ref", "weft"):
+    for side in SIDES + (("rel",) if cfg.get("rel_bin") else ()):
         for p in ("host-local", "bridge", "portmap", "flannel", "loopback", "tuning"):
-            d = cfg["weft_bin"] if side == "weft" else cfg["ref_bin"]
+            d = {"weft": cfg["weft_bin"], "rel": cfg.get("rel_bin")}.get(side, cfg["ref_bin"])
             path = os.path.join(d, p) if not (side == "ref" and p == "flannel") else cfg["ref_flannel"]
             row = {"side": side, "plugin": p, "bytes": None, "stripped": None}
             if path and os.path.isfile(path):
