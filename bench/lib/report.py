@@ -1,6 +1,8 @@
 """Renders bench/run's measurements (the JSON that bench/lib/scenarios.py returns) into the
 markdown report and the gnuplot SVG plots. Every cell is median (p10-p90); every ratio is
-reference/weft computed per alternating pair, then summarised the same way."""
+reference/weft computed per alternating pair, then summarised the same way. A run with --release
+has a third side, "rel" (the released static plugins): every table and plot gets a "weft
+(release)" column or line and a reference/release ratio next to weft's own."""
 
 import os
 import shutil
@@ -44,6 +46,7 @@ class Report:
     def __init__(self, data):
         self.data = data
         self.by_id = {g["id"]: g for g in data["groups"]}
+        self.rel = any("rel" in g["sides"] for g in data["groups"])
 
     def series(self, gid, side, metric, kind="wall"):
         g = self.by_id.get(gid)
@@ -72,8 +75,8 @@ class Report:
             total += summary(xs)[0]
         return total
 
-    def ratio(self, g, metric, kind="wall"):
-        r, w = g["sides"].get("ref"), g["sides"].get("weft")
+    def ratio(self, g, metric, kind="wall", side="weft"):
+        r, w = g["sides"].get("ref"), g["sides"].get(side)
         if not isinstance(r, dict) or not isinstance(w, dict) or metric not in r or metric not in w:
             return "-"
         return ratio_cell(pair_ratios(r[metric][kind], w[metric][kind]))
@@ -92,18 +95,26 @@ class Report:
         head = ["benchmark", "op", "reference ms", "weft ms", "ref/weft", "weft ÷ floor", "ref ÷ floor"]
         if first:
             head.insert(4, "weft first call ms")
+        if self.rel:
+            head += ["weft (release) ms", "ref/release"] + (["release first call ms"] if first else [])
         out = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|"]
         for g in groups:
             for m in metrics:
                 if m not in g.get("metrics", metrics):
                     continue
-                if all(isinstance(g["sides"][s], dict) and m not in g["sides"][s] for s in ("ref", "weft")):
+                if all(isinstance(g["sides"][s], dict) and m not in g["sides"][s] for s in g["sides"]):
                     continue
                 row = [esc(g["title"]), m, self.side_text(g, "ref", m), self.side_text(g, "weft", m),
                        self.ratio(g, m), self.times_floor(g, "weft", m), self.times_floor(g, "ref", m)]
                 if first:
                     fv = g.get("first", {}).get("weft", {}).get(m)
                     row.insert(4, fnum(fv) if fv is not None else "-")
+                if self.rel:
+                    row += [self.side_text(g, "rel", m) if "rel" in g["sides"] else "-",
+                            self.ratio(g, m, side="rel")]
+                    if first:
+                        fv = g.get("first", {}).get("rel", {}).get(m)
+                        row.append(fnum(fv) if fv is not None else "-")
                 out.append("| " + " | ".join(row) + " |")
         return "\n".join(out)
 
@@ -127,6 +138,10 @@ class Report:
                  "**ref/weft** is the ratio computed pair by pair (above 1 means weft is faster), so the drift "
                  "of a noisy machine cancels. **÷ floor** divides a median by the kernel's own cost of the same "
                  "work done directly (see Floors). Everything ran in throw-away network namespaces.\n")
+        if self.rel:
+            L.append("**weft (release)** is the released static plugins (`scripts/release`'s tarball; see the "
+                     "machine table), measured in the same rounds as the other two columns (the order rotating "
+                     "every run); **ref/release** is its pairwise ratio against the reference.\n")
 
         summ = self.summary_lines()
         if summ:
@@ -197,8 +212,10 @@ class Report:
         L.append("CPU is user + system time of the plugin process and every process it waited for (the "
                  "reference's iptables children, the IPAM plugin). Peak RSS is the largest resident set of that "
                  "process tree (wait4's ru_maxrss), in MiB.\n")
-        L.append("| process | op | reference CPU ms | weft CPU ms | ref/weft CPU | reference RSS MiB | weft RSS MiB | ref/weft RSS |")
-        L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        rel_head = " release CPU ms | ref/release CPU | release RSS MiB | ref/release RSS |" if self.rel else ""
+        L.append("| process | op | reference CPU ms | weft CPU ms | ref/weft CPU | reference RSS MiB | weft RSS MiB | "
+                 "ref/weft RSS |" + rel_head)
+        L.append("|---|---|---:|---:|---:|---:|---:|---:|" + ("---:|" * 4 if self.rel else ""))
         for gid, m in [("version-host-local", "VERSION"), ("version-bridge", "VERSION"), ("version-portmap", "VERSION"),
                        ("version-flannel", "VERSION"), ("host-local", "ADD"), ("host-local", "DEL"),
                        ("loopback", "ADD"), ("loopback", "DEL"), ("tuning", "ADD"), ("tuning", "DEL"),
@@ -207,17 +224,21 @@ class Report:
             g = self.by_id.get(gid)
             if not g:
                 continue
-            L.append("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
-                esc(g["title"]), m, self.side_text(g, "ref", m, "cpu"), self.side_text(g, "weft", m, "cpu"),
-                self.ratio(g, m, "cpu"), self.side_text(g, "ref", m, "rss", 1 / 1024.0),
-                self.side_text(g, "weft", m, "rss", 1 / 1024.0), self.ratio(g, m, "rss")))
+            row = [esc(g["title"]), m, self.side_text(g, "ref", m, "cpu"), self.side_text(g, "weft", m, "cpu"),
+                   self.ratio(g, m, "cpu"), self.side_text(g, "ref", m, "rss", 1 / 1024.0),
+                   self.side_text(g, "weft", m, "rss", 1 / 1024.0), self.ratio(g, m, "rss")]
+            if self.rel:
+                row += [self.side_text(g, "rel", m, "cpu"), self.ratio(g, m, "cpu", "rel"),
+                        self.side_text(g, "rel", m, "rss", 1 / 1024.0), self.ratio(g, m, "rss", "rel")]
+            L.append("| " + " | ".join(row) + " |")
         L.append("")
 
         L.append("## Binary sizes\n")
         L.append("Stripped is what an install ships (Debian's binaries are already stripped; a weft build "
                  "directory keeps debug info).\n")
-        L.append("| plugin | reference bytes | weft bytes | reference stripped | weft stripped | ref/weft stripped |")
-        L.append("|---|---:|---:|---:|---:|---:|")
+        L.append("| plugin | reference bytes | weft bytes | reference stripped | weft stripped | ref/weft stripped |"
+                 + (" release bytes (static, stripped) |" if self.rel else ""))
+        L.append("|---|---:|---:|---:|---:|---:|" + ("---:|" if self.rel else ""))
         sz = {(s["side"], s["plugin"]): s for s in d["sizes"]}
 
         def num(row, k):
@@ -225,10 +246,13 @@ class Report:
         for p in ("host-local", "bridge", "portmap", "flannel", "loopback", "tuning"):
             r, w = sz.get(("ref", p)), sz.get(("weft", p))
             rs, ws = (r or {}).get("stripped"), (w or {}).get("stripped")
-            L.append("| %s | %s | %s | %s | %s | %s |" % (
+            line = "| %s | %s | %s | %s | %s | %s |" % (
                 p, num(r, "bytes") or "*not given*", num(w, "bytes") or "*not built*",
                 num(r, "stripped") or "-", num(w, "stripped") or "-",
-                "**%s×**" % fnum(rs / ws) if rs and ws else "-"))
+                "**%s×**" % fnum(rs / ws) if rs and ws else "-")
+            if self.rel:
+                line += " %s |" % (num(sz.get(("rel", p)), "bytes") or "*not in the release*")
+            L.append(line)
         L.append("")
 
         L.append("## Component benchmarks\n")
@@ -265,8 +289,13 @@ class Report:
             fl = self.times_floor(g, "weft", m)
             verdict = ("weft **%s× faster**" % fnum(ratio) if ratio >= 1.05 else
                        "weft **%s× slower**" % fnum(1 / ratio) if ratio <= 0.95 else "**on par**")
-            out.append("- %s: reference %s ms, weft %s ms, %s (pairwise median)%s" % (
-                label, fnum(rm), fnum(wm), verdict, "; weft at %s its floor" % fl if fl != "-" else ""))
+            rel = ""
+            x = g["sides"].get("rel")
+            if isinstance(x, dict) and m in x:
+                rr = summary(pair_ratios(r[m]["wall"], x[m]["wall"]))[0]
+                rel = "; release %s ms, ref/release %s×" % (fnum(summary(x[m]["wall"])[0]), fnum(rr))
+            out.append("- %s: reference %s ms, weft %s ms, %s (pairwise median)%s%s" % (
+                label, fnum(rm), fnum(wm), verdict, "; weft at %s its floor" % fl if fl != "-" else "", rel))
         return out
 
     # ---- plots ----------------------------------------------------------------------------------
@@ -281,14 +310,17 @@ class Report:
             ("pods", "pods.svg", "pod lifecycle (ADD then DEL of every pod) against pods in parallel",
              "pods in parallel", "wall ms until all pods are up and torn down", False,
              [("pods-br-%d", "ref", "reference bridge+portmap"), ("pods-br-%d", "weft", "weft bridge+portmap"),
-              ("pods-fl-%d", "ref", "reference flannel chain"), ("pods-fl-%d", "weft", "weft flannel chain")]),
+              ("pods-br-%d", "rel", "weft (release) bridge+portmap"),
+              ("pods-fl-%d", "ref", "reference flannel chain"), ("pods-fl-%d", "weft", "weft flannel chain"),
+              ("pods-fl-%d", "rel", "weft (release) flannel chain")]),
             ("reservations", "reservations.svg", "host-local ADD+DEL against existing reservations",
              "existing reservations", "ms per ADD+DEL", True,
-             [("hl-scale-%d", "ref", "reference host-local"), ("hl-scale-%d", "weft", "weft host-local")]),
+             [("hl-scale-%d", "ref", "reference host-local"), ("hl-scale-%d", "weft", "weft host-local"),
+              ("hl-scale-%d", "rel", "weft (release) host-local")]),
             ("rules", "rules.svg", "portmap ADD+DEL against existing rules in the nat table",
              "existing nat rules", "ms per ADD+DEL", False,
              [("portmap-%d", "ref", "reference portmap"), ("portmap-%d", "weft", "weft portmap"),
-              ("floor-fw-%d", "floor", "iptables-restore add+del (floor)")]),
+              ("portmap-%d", "rel", "weft (release) portmap"), ("floor-fw-%d", "floor", "iptables-restore add+del (floor)")]),
         ]
         for key, fname, title, xl, yl, logx, lines in specs:
             xs = sorted({g["x"] for g in self.data["groups"] if g.get("series") == key

@@ -4,8 +4,10 @@ there and the per-call cost is one plain spawn; pod namespaces were created by t
 
 Every comparison is a group: for each run i the reference and weft execute the same scenario
 back to back, the order swapping every run, so a ratio ref[i]/weft[i] sees the same machine state
-and the drift of a noisy machine cancels. A side that is missing (plugin not built, no reference
-flannel) or fails keeps its reason as the cell text and the other side is still measured.
+and the drift of a noisy machine cancels. With cfg["rel_bin"] (bench/run --release) a third side,
+"rel", runs the released static plugins in the same rounds, the order rotating every run. A side
+that is missing (plugin not built, not in the release, no reference flannel) or fails keeps its
+reason as the cell text and the other sides are still measured.
 """
 
 import concurrent.futures
@@ -17,6 +19,9 @@ import time
 
 import spawn
 from spawn import Call, CallError, cni, sh
+
+SIDES = ("ref", "weft")  # always measured; "rel" (the release plugins) joins with --release
+SIDES_ALL = SIDES + ("rel",)  # a side's index picks its own subnets
 
 
 def _read_int(path):
@@ -69,6 +74,7 @@ class Bench:
         self.seq = 0
         self.pool = concurrent.futures.ThreadPoolExecutor(max_workers=max(cfg["pods"]) + 2)
         self.log = cfg.get("log", print)
+        self.sides = SIDES + (("rel",) if cfg.get("rel_bin") else ())
 
     # ---- plumbing -------------------------------------------------------------------------------
     def bin(self, side, plugin):
@@ -76,7 +82,7 @@ class Bench:
         if side == "ref":
             p = self.cfg["ref_flannel"] if plugin == "flannel" else os.path.join(self.cfg["ref_bin"], plugin)
         else:
-            p = os.path.join(self.cfg["weft_bin"], plugin)
+            p = os.path.join(self.cfg["rel_bin" if side == "rel" else "weft_bin"], plugin)
         return p if p and os.access(p, os.X_OK) else None
 
     def missing(self, side, plugins):
@@ -85,14 +91,14 @@ class Bench:
             if not self.bin(side, p):
                 if side == "ref" and p == "flannel":
                     return "no reference flannel (--ref-flannel)"
-                return "not built" if side == "weft" else "missing %s" % p
+                return {"weft": "not built", "rel": "not in the release"}.get(side, "missing %s" % p)
         return None
 
     def pod(self, side, i):
         """Pod namespace i of a side (i = -1: the side's spare one). Each side has its own pods,
         so state left behind by one side's failed call cannot break the other side."""
-        half = (len(self.pods) - 2) // 2
-        return self.pods[(0 if side == "ref" else half) + (half - 1 if i < 0 else i)]
+        per = (len(self.pods) - 2) // len(self.sides)
+        return self.pods[self.sides.index(side) * per + (per - 1 if i < 0 else i)]
 
     def cid(self, tag):
         self.seq += 1
@@ -108,7 +114,7 @@ class Bench:
         g = {"id": gid, "section": section, "title": title, "runs": runs, "floor": floor,
              "x": x, "series": series, "sides": {}, "first": {}, "metrics": list(metrics)}
         live = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             fn = fns.get(side)
             if isinstance(fn, str) or fn is None:
                 g["sides"][side] = fn or "n/a"
@@ -126,7 +132,8 @@ class Bench:
                     g["sides"][side] = "failed: %s" % e
                     del live[side]
         for i in range(runs):
-            order = ("ref", "weft") if i % 2 == 0 else ("weft", "ref")
+            k = i % len(self.sides)
+            order = self.sides[k:] + self.sides[:k]
             for side in order:
                 if side not in live:
                     continue
@@ -144,7 +151,7 @@ class Bench:
         g["seconds"] = time.perf_counter() - t_start
         self.groups.append(g)
         cells = []
-        for side in ("ref", "weft"):
+        for side in self.sides:
             s = g["sides"][side]
             cells.append("%s=%s" % (side, s[:80] if isinstance(s, str) else "ok"))
         self.log("  %-46s %5.1fs  %s" % (title, g["seconds"], " ".join(cells)))
@@ -198,7 +205,7 @@ class Bench:
     def version(self, runs):
         for p in ("host-local", "bridge", "portmap", "flannel"):
             fns = {}
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 path = self.bin(side, p)
                 fns[side] = (lambda path=path: {"VERSION": cni(path, "VERSION", b'{"cniVersion":"1.0.0"}')}) \
                     if path else self.missing(side, [p])
@@ -211,7 +218,7 @@ class Bench:
 
     def host_local(self, runs):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "host-local")
             if not path:
                 fns[side] = self.missing(side, ["host-local"])
@@ -232,7 +239,7 @@ class Bench:
         CRI runs it for every sandbox."""
         fns = {}
         conf = json.dumps({"cniVersion": "1.0.0", "name": "cni-loopback", "type": "loopback"}).encode()
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "loopback")
             if not path:
                 fns[side] = self.missing(side, ["loopback"])
@@ -252,7 +259,7 @@ class Bench:
         """tuning ADD (two sysctls, MTU, promisc: state file written) and DEL (restored) on a veth
         end `wbtun0` in a pod namespace, as in podman's default chain."""
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "tuning")
             if not path:
                 fns[side] = self.missing(side, ["tuning"])
@@ -278,12 +285,12 @@ class Bench:
             self.compare("tuning", "plugin", "tuning: 2 sysctls, MTU, promisc", fns, runs,
                          floor={"ADD": ["floor-spawn/run"], "DEL": ["floor-spawn/run"]})
         finally:
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 if self.bin(side, "tuning"):
                     sh("ip", "link", "del", "wbtun" + side)
 
     def bridge_conf(self, side, masq):
-        net = {"ref": 210, "weft": 211}[side]
+        net = {"ref": 210, "weft": 211, "rel": 214}[side]
         return {"cniVersion": "1.0.0", "name": "bench-br%s-%s" % ("m" if masq else "", side), "type": "bridge",
                 "bridge": "wbbr" + side, "isGateway": True, "ipMasq": masq,
                 "ipam": {"type": "host-local", "subnet": "10.%d.0.0/16" % net,
@@ -292,7 +299,7 @@ class Bench:
     def bridge(self, runs):
         for masq in (False, True):
             fns = {}
-            for side in ("ref", "weft"):
+            for side in self.sides:
                 why = self.missing(side, ["bridge", "host-local"])
                 if why:
                     fns[side] = why
@@ -331,7 +338,7 @@ class Bench:
     def portmap(self, runs, nrules):
         prev = self.portmap_prev()
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "portmap")
             if not path:
                 fns[side] = self.missing(side, ["portmap"])
@@ -363,7 +370,7 @@ class Bench:
         prev = self.portmap_prev()
         host = prev["interfaces"][1]["name"]
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "bandwidth")
             if not path:
                 fns[side] = self.missing(side, ["bandwidth"])
@@ -388,7 +395,7 @@ class Bench:
         isolation) and DEL (the address rules) for portmap's prevResult (one IPv4 address)."""
         prev = self.portmap_prev()
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "firewall")
             if not path:
                 fns[side] = self.missing(side, ["firewall"])
@@ -410,8 +417,7 @@ class Bench:
         if live:
             return (self.bin(side, "bridge"), self.live_bridge_conf(side, "0.3.1", "cbr-live-" + side, "lc"),
                     self.bin(side, "portmap"))
-        k = {"ref": 0, "weft": 1}[side]
-        octet = 230 + k + (2 if flannel else 0)
+        octet = (240 if flannel else 230) + SIDES_ALL.index(side)
         sub, net = "10.%d.1" % octet, "10.%d.0.0/16" % octet
         ipam_dir = os.path.join(self.tmp, "chain-%s-%s" % ("fl" if flannel else "br", side))
         if flannel:
@@ -435,7 +441,7 @@ class Bench:
 
     def lifecycle(self, runs, npods, flannel, live=False):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             why = self.missing(side, (["flannel"] if flannel else []) + ["bridge", "host-local", "portmap"])
             if why:
                 fns[side] = why
@@ -646,7 +652,7 @@ class Bench:
         """portmap ADD+DEL with snat, the same container re-added after its DEL, in the live state."""
         prev = self.portmap_prev()
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "portmap")
             if not path:
                 fns[side] = self.missing(side, ["portmap"])
@@ -670,7 +676,7 @@ class Bench:
     def live_bridge(self, runs):
         """bridge + host-local ADD and DEL onto the live bridge (its dozens of ports)."""
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             why = self.missing(side, ["bridge", "host-local"])
             if why:
                 fns[side] = why
@@ -691,7 +697,7 @@ class Bench:
 
     def live_bridge_conf(self, side, version, name, tag):
         """A conf on the live bridge; each side allocates from its own slice of the bridge's /16."""
-        octet = {"ref": 1, "weft": 2}[side] + (2 if tag == "lc" else 0)
+        octet = 1 + SIDES_ALL.index(side) + (len(SIDES_ALL) if tag == "lc" else 0)
         return {"cniVersion": version, "name": name, "type": "bridge", "bridge": self.LIVE_BRIDGE,
                 "hairpinMode": True, "ipMasq": False, "isDefaultGateway": True, "isGateway": True,
                 "ipam": {"type": "host-local",
@@ -717,7 +723,7 @@ class Bench:
 
     def host_local_scale(self, runs, n):
         fns = {}
-        for side in ("ref", "weft"):
+        for side in self.sides:
             path = self.bin(side, "host-local")
             if not path:
                 fns[side] = self.missing(side, ["host-local"])
@@ -767,9 +773,9 @@ class Bench:
 def sizes_of(cfg):
     """Bytes on disk and stripped (strip -o into tmp; what `cmake --install --strip` ships)."""
     out = []
-    for side in ("ref", "weft"):
+    for side in SIDES + (("rel",) if cfg.get("rel_bin") else ()):
         for p in ("host-local", "bridge", "portmap", "flannel", "loopback", "tuning"):
-            d = cfg["weft_bin"] if side == "weft" else cfg["ref_bin"]
+            d = {"weft": cfg["weft_bin"], "rel": cfg.get("rel_bin")}.get(side, cfg["ref_bin"])
             path = os.path.join(d, p) if not (side == "ref" and p == "flannel") else cfg["ref_flannel"]
             row = {"side": side, "plugin": p, "bytes": None, "stripped": None}
             if path and os.path.isfile(path):
