@@ -4,6 +4,8 @@
 // what is programmed, so the loop converges whatever was missed.
 #include "agent/agent.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -15,6 +17,26 @@
 namespace weft::agent {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// flanneld (v0.26+, iptables mode only) exits when br_netfilter is missing for an enabled family:
+// without it, pod-to-pod traffic on cni0 bypasses the FORWARD rules. The files are per network
+// namespace, so this reads the node's own view.
+void CheckBrNetfilter(bool ipv4, bool ipv6) {
+  for (auto [on, file] : {std::pair{ipv4, "/proc/sys/net/bridge/bridge-nf-call-iptables"},
+                          std::pair{ipv6, "/proc/sys/net/bridge/bridge-nf-call-ip6tables"}})
+    if (on && access(file, F_OK) != 0)
+      throw cni::Error(cni::kInvalidEnvironment, std::string("Failed to check br_netfilter: stat ") + file +
+                                                     ": no such file or directory");
+}
+
+// Whether a lease under the own key was written by this node (both public addresses match).
+bool SameOwner(const LeaseAttrs& a, const LeaseAttrs& own) {
+  return a.public_ip == own.public_ip && a.public_ipv6 == own.public_ipv6;
+}
+
+}  // namespace
 
 Agent::Agent(LoopOptions opts, Runtime& rt, SubnetManager& manager, BackendFactory make_backend)
     : opts_(std::move(opts)), rt_(rt), manager_(manager), make_backend_(std::move(make_backend)) {}
@@ -113,7 +135,7 @@ bool Agent::Handle(const LeaseEvent& e) {
       bool own_present = false;
       std::map<std::string, Lease> next;
       for (const Lease& l : e.leases) {
-        if (l.Key() == own_key) own_present = own_present || l.attrs.public_ip == own_attrs_.public_ip;
+        if (l.Key() == own_key) own_present = own_present || SameOwner(l.attrs, own_attrs_);
         else next[l.Key()] = l;
       }
       peers_ = std::move(next);
@@ -127,7 +149,7 @@ bool Agent::Handle(const LeaseEvent& e) {
     case LeaseEvent::kAdded: {
       const Lease& l = e.leases.front();
       if (l.Key() == own_key) {
-        if (l.attrs.public_ip != own_attrs_.public_ip)
+        if (!SameOwner(l.attrs, own_attrs_))
           Log('E', "own subnet " + l.String() + " was written by " + l.attrs.public_ip.String());
         return false;
       }
@@ -172,10 +194,17 @@ void Agent::Run() {
   if (auto text = cni::ReadFile(opts_.subnet_file)) previous = ReadPreviousSubnet(*text);
   cfg_ = WaitForConfig();
   if (rt_.stopped()) return;
-  ext_ = LookupExtIface(opts_.iface);
-  Log('I', "using interface " + ext_.name + " (" + ext_.addr.String() + "), public IP " + ext_.public_ip.String());
+  if (!cfg_.enable_nftables) CheckBrNetfilter(cfg_.enable_ipv4, cfg_.enable_ipv6);
+  IfaceOptions iface = opts_.iface;
+  iface.ipv4 = cfg_.enable_ipv4;
+  iface.ipv6 = cfg_.enable_ipv6;
+  ext_ = LookupExtIface(iface);
+  Log('I', "using interface " + ext_.name + " (" + (cfg_.enable_ipv4 ? ext_.addr.String() : ext_.addr6.String()) +
+               "), public IP " + (cfg_.enable_ipv4 ? ext_.public_ip.String() : "none") +
+               (cfg_.enable_ipv6 ? ", public IPv6 " + ext_.public_ip6.String() : ""));
   backend_ = make_backend_(cfg_, ext_);
-  own_attrs_.public_ip = ext_.public_ip;
+  own_attrs_.public_ip = cfg_.enable_ipv4 ? ext_.public_ip : cni::IP::V4(0);
+  if (cfg_.enable_ipv6) own_attrs_.public_ipv6 = ext_.public_ip6;
   own_attrs_.backend_type = backend_->Type();
   OwnSetup setup = backend_->Init();
   own_attrs_.backend_data = setup.backend_data;
