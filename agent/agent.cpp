@@ -89,11 +89,15 @@ void Agent::RenewLease() {
 void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   backend_->ConfigureOwn(own_);
   if (rules_) {
-    std::vector<cni::fw::Chain> chains;
-    if (opts_.ip_masq) chains.push_back(MasqChain(cfg_.network, own_.subnet, opts_.ip_masq_random_fully));
-    if (opts_.iptables_forward_rules) chains.push_back(ForwardChain(cfg_.network));
+    auto chains = [&](const cni::IPNet& network, const cni::IPNet& subnet) {
+      std::vector<cni::fw::Chain> c;
+      if (opts_.ip_masq) c.push_back(MasqChain(network, subnet, opts_.ip_masq_random_fully));
+      if (opts_.iptables_forward_rules) c.push_back(ForwardChain(network));
+      return c;
+    };
     try {
-      rules_->Set(std::move(chains));
+      if (cfg_.enable_ipv4) rules_->Set(cni::fw::Family::kIPv4, chains(cfg_.network, own_.subnet));
+      if (cfg_.enable_ipv6) rules_->Set(cni::fw::Family::kIPv6, chains(cfg_.ipv6_network, own_.subnet6));
       rules_error_.reset();
     } catch (const cni::Error& e) {
       rules_error_ = "iptables: " + e.msg();
@@ -108,7 +112,7 @@ void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   size_t slash = opts_.subnet_file.rfind('/');
   if (slash != std::string::npos && slash > 0) cni::EnsureDir(opts_.subnet_file.substr(0, slash), 0755);
   cni::WriteFileAtomic(opts_.subnet_file, env, 0644);
-  Log('I', "wrote " + opts_.subnet_file + " (subnet " + own_.subnet.String() + ", MTU " + std::to_string(mtu_) + ")");
+  Log('I', "wrote " + opts_.subnet_file + " (subnet " + own_.String() + ", MTU " + std::to_string(mtu_) + ")");
 }
 
 // flanneld exits 0 when its lease is revoked ("Lease has been revoked"), which systemd's
@@ -181,8 +185,9 @@ bool Agent::Handle(const LeaseEvent& e) {
 void Agent::CheckDataplane() {
   CheckResult r = backend_->Check();
   if (r.repaired) rt_.metrics().DataplaneRepairs(r.repaired);
-  if (r.backend_data) {
-    own_attrs_.backend_data = *r.backend_data;
+  if (r.backend_data || r.backend_v6_data) {
+    if (r.backend_data) own_attrs_.backend_data = *r.backend_data;
+    if (r.backend_v6_data) own_attrs_.backend_v6_data = *r.backend_v6_data;
     own_.attrs = own_attrs_;
     RenewLease();
   }
@@ -208,6 +213,7 @@ void Agent::Run() {
   own_attrs_.backend_type = backend_->Type();
   OwnSetup setup = backend_->Init();
   own_attrs_.backend_data = setup.backend_data;
+  own_attrs_.backend_v6_data = setup.backend_v6_data;
   mtu_ = setup.mtu;
   if (opts_.ip_masq || opts_.iptables_forward_rules) {
     auto backend = cni::fw::MakeIptablesBackend(cni::fw::DetectIptablesKind());
