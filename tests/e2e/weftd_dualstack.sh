@@ -3,9 +3,9 @@
 # bridge with IPv4 and IPv6 (fd18::/64); EnableIPv6 with IPv6Network fd42::/56. Checks the
 # flannel-v6.1 device (v6 local address, own MAC, MTU underlay - 70, own /128), the lease values
 # (PublicIPv6, BackendV6Data), pods through flannel -> bridge -> host-local with two ranges
-# reaching pods on other nodes over both families (HTTP over [fd42:..]), a capture showing VXLAN
+# reaching pods on other nodes over both families, the v6 device restored by the periodic check, (HTTP over [fd42:..]), a capture showing VXLAN
 # over the IPv6 underlay for the v6 overlay, a removed node's v6 entries going away, bridge's IPv6
-# path (no DAD wait), and then an IPv6-only run (EnableIPv4 false).
+# path (no DAD wait), hostPort (portmap) on the node's IPv6 address, and then an IPv6-only run (EnableIPv4 false).
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -61,7 +61,7 @@ get() {  # get POD URL: body, retried for 5 s
 # ---- dual stack ----
 ov_etcdctl put "$OV_PREFIX/config" \
   '{"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fd42::/56","Backend":{"Type":"vxlan"}}' >/dev/null
-for i in 1 2 3; do v6node $i; ov_weftd $i --ip-masq; done
+for i in 1 2 3; do v6node $i; ov_weftd $i --ip-masq --iptables-resync 1; done
 for i in 1 2 3; do ov_wait_ready $i; done
 pass "three dual-stack weftd ready"
 
@@ -103,7 +103,21 @@ ip -n "$(n 1)" -6 neigh show dev flannel-v6.1 | gq "^$net2 lladdr $mac62 PERMANE
 ip netns exec "$(n 1)" bridge fdb show dev flannel-v6.1 | gq "^$mac62 dst fd18::2 self permanent" || fail "v6 fdb: $(ip netns exec "$(n 1)" bridge fdb show dev flannel-v6.1)"
 pass "v6 peer entries: onlink route, NDP neighbour, FDB to PublicIPv6"
 
-a4=$(ov_pod 1 a); b4=$(ov_pod 2 b)
+# the periodic data-plane check covers the v6 device: deleted, it comes back with its MAC,
+# address and peer entries (flanneld replays no peer after re-creating a device, flannel §3.8)
+mac61=$(ip -n "$(n 1)" -j link show flannel-v6.1 | jq -r '.[0].address')
+ip -n "$(n 1)" link del flannel-v6.1
+back=0
+for _ in $(seq 100); do
+  ip -n "$(n 1)" -6 route show "$net2/64" | gq "dev flannel-v6.1" && { back=1; break; }
+  sleep 0.05
+done
+[ $back = 1 ] || fail "flannel-v6.1 and its peer route not restored: $(tail -5 "$OV_TMP/n1/weftd.log")"
+[ "$(ip -n "$(n 1)" -j link show flannel-v6.1 | jq -r '.[0].address')" = "$mac61" ] || fail "re-created flannel-v6.1 has another MAC"
+ip -n "$(n 1)" -6 neigh show dev flannel-v6.1 | gq "^$net2 lladdr $mac62 PERMANENT" || fail "v6 neighbour not restored"
+pass "deleted flannel-v6.1 restored by the periodic check (same MAC $mac61, peer route and neighbour)"
+
+a4=$(ov_pod 1 a); b4=$(OV_PORTMAPS='[{"hostPort":18080,"containerPort":8080,"protocol":"tcp"}]' ov_pod 2 b)
 a6=$(pod6 a); b6=$(pod6 b)
 [ -n "$a6" ] && [ -n "$b6" ] || fail "pods have no IPv6 address (a=$a6 b=$b6)"
 ip -n "wp-a-$OV_ID" -6 addr show dev eth0 | gq tentative && fail "pod address still tentative (DAD wait)"
@@ -122,6 +136,21 @@ wait $cap 2>/dev/null || true
 gq -E "fd18::1\.[0-9]+ > fd18::2\.8472: .*(OTV|VXLAN), flags \[I\] \(0x08\).*instance 1" "$OV_TMP/cap6" || fail "no VXLAN over the v6 underlay: $(cat "$OV_TMP/cap6")"
 gq " $a6\.[0-9]* > $b6\.8080: " "$OV_TMP/cap6" || fail "inner v6 packet is not pod a -> pod b (masqueraded?): $(cat "$OV_TMP/cap6")"
 pass "HTTP pod a -> pod b over v4 and over [$b6]; tcpdump: VXLAN over fd18:: for the v6 overlay"
+for _ in $(seq 50); do ip netns exec "$(n 1)" curl -sf -m 1 -g "http://[fd18::2]:18080/" >/dev/null && break; sleep 0.1; done
+[ "$(ip netns exec "$(n 1)" curl -sf -m 1 -g "http://[fd18::2]:18080/")" = b ] || fail "hostPort [fd18::2]:18080 does not answer from node 1"
+[ "$(ip netns exec "$(n 1)" curl -sf -m 1 "http://198.18.0.2:18080/")" = b ] || fail "hostPort 198.18.0.2:18080 does not answer"
+pass "hostPort 18080 (portmap) answers on [fd18::2] and 198.18.0.2"
+
+# mixed: a v4-only lease (an older agent without IPv6) in the dual-stack cluster gets its IPv4
+# entries only, as flanneld's handleSubnetEvents does; its v6 side is skipped with a log line.
+ov_etcdctl put "$OV_PREFIX/subnets/10.42.250.0-24" \
+  '{"PublicIP":"198.18.0.150","PublicIPv6":null,"BackendType":"vxlan","BackendData":{"VNI":1,"VtepMAC":"0e:00:00:00:01:50"}}' >/dev/null
+ov_wait_route 1 10.42.250.0/24
+ip -n "$(n 1)" route show 10.42.250.0/24 | gq "via 10.42.250.0 dev flannel.1 onlink" || fail "v4-only peer's route: $(ip -n "$(n 1)" route show 10.42.250.0/24)"
+[ "$(ip -n "$(n 1)" -6 route show dev flannel-v6.1 | grep -c onlink)" = 2 ] || fail "v6 routes on node 1: $(ip -n "$(n 1)" -6 route show dev flannel-v6.1)"
+gq "lease 10.42.250.0/24: no IPv6 subnet, ignoring" "$OV_TMP/n1/weftd.log" || fail "no log line for the v4-only lease's v6 side"
+ov_etcdctl del "$OV_PREFIX/subnets/10.42.250.0-24" >/dev/null
+pass "mixed: a v4-only lease gets its v4 route only, the v6 side skips it"
 
 # node 3 removed: its lease deleted, node 1's v6 entries for it go away
 s3=$(subnet6 3); net3=${s3%1/64}
