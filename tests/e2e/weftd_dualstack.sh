@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# e2e: dual stack and IPv6-only VXLAN overlays in etcd mode. Three weftd nodes on an underlay
-# bridge with IPv4 and IPv6 (fd18::/64); EnableIPv6 with IPv6Network fd42::/56. Checks the
-# flannel-v6.1 device (v6 local address, own MAC, MTU underlay - 70, own /128), the lease values
-# (PublicIPv6, BackendV6Data), pods through flannel -> bridge -> host-local with two ranges
-# reaching pods on other nodes over both families, the v6 device restored by the periodic check, (HTTP over [fd42:..]), a capture showing VXLAN
-# over the IPv6 underlay for the v6 overlay, a removed node's v6 entries going away, bridge's IPv6
-# path (no DAD wait), hostPort (portmap) on the node's IPv6 address, and then an IPv6-only run (EnableIPv4 false).
+# e2e: dual stack and IPv6-only overlays in etcd mode. Three weftd nodes on an underlay bridge
+# with IPv4 and IPv6 (fd18::/64); EnableIPv6 with IPv6Network fd42::/56, --ip-masq. Checks the
+# ip6tables chains, the flannel-v6.1 device (v6 local address, own MAC, MTU underlay - 70, own
+# /128) and its restoration by the periodic check, the lease values (PublicIPv6, BackendV6Data),
+# v6 peer entries, pods through flannel -> bridge -> host-local with two ranges (no DAD wait, a
+# v6 route) reaching pods on other nodes over both families (HTTP over [fd42:..]), a capture
+# showing VXLAN over the IPv6 underlay carrying the pods' own addresses, hostPort (portmap) on
+# the node's IPv6 address, a v4-only lease in the cluster, a removed node's v6 entries going
+# away; then an IPv6-only run (EnableIPv4 false) and host-gw in dual stack.
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -199,3 +201,21 @@ c6=$(pod6 c); d6=$(pod6 d)
 serve d
 [ "$(get c "http://[$d6]:8080/")" = d ] || fail "v6-only HTTP c -> d"
 pass "IPv6-only: keys 0.0.0.0-0&fd43:…, PublicIP 0.0.0.0, no flannel.1, HTTP [$c6] -> [$d6]"
+for i in 4 5; do kill "${OV_WEFTD[$i]}"; wait "${OV_WEFTD[$i]}" 2>/dev/null || true; done
+
+# ---- host-gw, dual stack: v6 routes via the peers' PublicIPv6 on the underlay ----
+OV_PREFIX=/weftgw/network
+ov_etcdctl put "$OV_PREFIX/config" \
+  '{"Network":"10.44.0.0/16","EnableIPv6":true,"IPv6Network":"fd44::/56","Backend":{"Type":"host-gw"}}' >/dev/null
+for i in 6 7; do v6node $i; ov_weftd $i --etcd-prefix "$OV_PREFIX"; done
+for i in 6 7; do ov_wait_ready $i; done
+s7=$(subnet6 7); net7=${s7%1/64}
+wait_route6 6 "$net7/64"
+ip -n "$(n 6)" -6 route show "$net7/64" | gq "via fd18::7 dev eth0" || fail "host-gw v6 route: $(ip -n "$(n 6)" -6 route show "$net7/64")"
+ip -n "$(n 6)" link show flannel-v6.1 >/dev/null 2>&1 && fail "host-gw created flannel-v6.1"
+e=$(ov_pod 6 e); f=$(ov_pod 7 f)
+f6=$(pod6 f)
+serve f
+[ "$(get e "http://[$f6]:8080/")" = f ] || fail "host-gw v6 HTTP e -> f"
+[ "$(get e "http://$f:8080/")" = f ] || fail "host-gw v4 HTTP e -> f"
+pass "host-gw dual stack: $net7/64 via fd18::7 dev eth0, HTTP over [$f6] and $f"
