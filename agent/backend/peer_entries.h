@@ -87,6 +87,7 @@ class EntryBackend : public Backend {
   size_t RepairEntries();
   Dataplane& dataplane() { return *dp_; }
   const std::string& dev() const { return dev_; }
+  const cni::IPNet& network() const { return network_; }
 
  private:
   PeerEntries Want(const Lease& peer) const;  // EntriesFor, skip reasons logged

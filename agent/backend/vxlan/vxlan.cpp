@@ -49,7 +49,7 @@ PeerEntries VxlanPeerEntries(const BackendContext& ctx, const Lease& peer) {
 VxlanBackend::VxlanBackend(const NetworkConfig& cfg, const ExtIface& ext, std::unique_ptr<Dataplane> dp, bool v6)
     : EntryBackend(std::move(dp), (v6 ? "flannel-v6." : "flannel.") + std::to_string(cfg.backend.vni),
                    v6 ? cfg.ipv6_network : cfg.network),
-      cfg_(cfg), ext_(ext), network_(v6 ? cfg.ipv6_network : cfg.network) {
+      cfg_(cfg), ext_(ext) {
   ctx_.backend = cfg.backend;
   ctx_.vxlan_dev = dev();
   ctx_.ext_dev = ext.name;
@@ -88,7 +88,7 @@ void VxlanBackend::ConfigureOwn(const Lease& own) {
     throw cni::Error(cni::kInternal, std::string("failed to configure interface ") + dev() + ": IPv" +
                                          (ctx_.v6 ? "6" : "4") + " is enabled but the lease has no IPv" + (ctx_.v6 ? "6" : "4"));
   SetOwnSubnet(sn);
-  dataplane().EnsureAddress(dev(), OwnAddress(), network_);
+  dataplane().EnsureAddress(dev(), OwnAddress(), network());
 }
 
 // The periodic check of the kernel side: a deleted VXLAN device is re-created (same MAC) with
@@ -99,7 +99,7 @@ CheckResult VxlanBackend::Check() {
   CheckResult r;
   if (!reconciled()) return r;
   Mac mac = dataplane().EnsureVxlan(spec_);
-  dataplane().EnsureAddress(dev(), OwnAddress(), network_);
+  dataplane().EnsureAddress(dev(), OwnAddress(), network());
   if (mac != mac_) {
     Log('W', dev() + " now has MAC " + MacString(mac) + " (was " + MacString(mac_) + "); publishing it");
     mac_ = mac;

@@ -46,7 +46,6 @@ class VxlanBackend : public EntryBackend {
 
   NetworkConfig cfg_;
   ExtIface ext_;
-  cni::IPNet network_;  // the overlay of this family
   BackendContext ctx_;
   VxlanDeviceSpec spec_;
   Mac mac_{};
