@@ -4,6 +4,8 @@
 // what is programmed, so the loop converges whatever was missed.
 #include "agent/agent.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <utility>
 #include <vector>
@@ -15,6 +17,26 @@
 namespace weft::agent {
 
 using Clock = std::chrono::steady_clock;
+
+namespace {
+
+// flanneld (v0.26+, iptables mode only) exits when br_netfilter is missing for an enabled family:
+// without it, pod-to-pod traffic on cni0 bypasses the FORWARD rules. The files are per network
+// namespace, so this reads the node's own view.
+void CheckBrNetfilter(bool ipv4, bool ipv6) {
+  for (auto [on, file] : {std::pair{ipv4, "/proc/sys/net/bridge/bridge-nf-call-iptables"},
+                          std::pair{ipv6, "/proc/sys/net/bridge/bridge-nf-call-ip6tables"}})
+    if (on && access(file, F_OK) != 0)
+      throw cni::Error(cni::kInvalidEnvironment, std::string("Failed to check br_netfilter: stat ") + file +
+                                                     ": no such file or directory");
+}
+
+// Whether a lease under the own key was written by this node (both public addresses match).
+bool SameOwner(const LeaseAttrs& a, const LeaseAttrs& own) {
+  return a.public_ip == own.public_ip && a.public_ipv6 == own.public_ipv6;
+}
+
+}  // namespace
 
 Agent::Agent(LoopOptions opts, Runtime& rt, SubnetManager& manager, BackendFactory make_backend)
     : opts_(std::move(opts)), rt_(rt), manager_(manager), make_backend_(std::move(make_backend)) {}
@@ -67,11 +89,15 @@ void Agent::RenewLease() {
 void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   backend_->ConfigureOwn(own_);
   if (rules_) {
-    std::vector<cni::fw::Chain> chains;
-    if (opts_.ip_masq) chains.push_back(MasqChain(cfg_.network, own_.subnet, opts_.ip_masq_random_fully));
-    if (opts_.iptables_forward_rules) chains.push_back(ForwardChain(cfg_.network));
+    auto chains = [&](const cni::IPNet& network, const cni::IPNet& subnet) {
+      std::vector<cni::fw::Chain> c;
+      if (opts_.ip_masq) c.push_back(MasqChain(network, subnet, opts_.ip_masq_random_fully));
+      if (opts_.iptables_forward_rules) c.push_back(ForwardChain(network));
+      return c;
+    };
     try {
-      rules_->Set(std::move(chains));
+      if (cfg_.enable_ipv4) rules_->Set(cni::fw::Family::kIPv4, chains(cfg_.network, own_.subnet));
+      if (cfg_.enable_ipv6) rules_->Set(cni::fw::Family::kIPv6, chains(cfg_.ipv6_network, own_.subnet6));
       rules_error_.reset();
     } catch (const cni::Error& e) {
       rules_error_ = "iptables: " + e.msg();
@@ -86,7 +112,7 @@ void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   size_t slash = opts_.subnet_file.rfind('/');
   if (slash != std::string::npos && slash > 0) cni::EnsureDir(opts_.subnet_file.substr(0, slash), 0755);
   cni::WriteFileAtomic(opts_.subnet_file, env, 0644);
-  Log('I', "wrote " + opts_.subnet_file + " (subnet " + own_.subnet.String() + ", MTU " + std::to_string(mtu_) + ")");
+  Log('I', "wrote " + opts_.subnet_file + " (subnet " + own_.String() + ", MTU " + std::to_string(mtu_) + ")");
 }
 
 // flanneld exits 0 when its lease is revoked ("Lease has been revoked"), which systemd's
@@ -113,7 +139,7 @@ bool Agent::Handle(const LeaseEvent& e) {
       bool own_present = false;
       std::map<std::string, Lease> next;
       for (const Lease& l : e.leases) {
-        if (l.Key() == own_key) own_present = own_present || l.attrs.public_ip == own_attrs_.public_ip;
+        if (l.Key() == own_key) own_present = own_present || SameOwner(l.attrs, own_attrs_);
         else next[l.Key()] = l;
       }
       peers_ = std::move(next);
@@ -127,7 +153,7 @@ bool Agent::Handle(const LeaseEvent& e) {
     case LeaseEvent::kAdded: {
       const Lease& l = e.leases.front();
       if (l.Key() == own_key) {
-        if (l.attrs.public_ip != own_attrs_.public_ip)
+        if (!SameOwner(l.attrs, own_attrs_))
           Log('E', "own subnet " + l.String() + " was written by " + l.attrs.public_ip.String());
         return false;
       }
@@ -159,8 +185,9 @@ bool Agent::Handle(const LeaseEvent& e) {
 void Agent::CheckDataplane() {
   CheckResult r = backend_->Check();
   if (r.repaired) rt_.metrics().DataplaneRepairs(r.repaired);
-  if (r.backend_data) {
-    own_attrs_.backend_data = *r.backend_data;
+  if (r.backend_data || r.backend_v6_data) {
+    if (r.backend_data) own_attrs_.backend_data = *r.backend_data;
+    if (r.backend_v6_data) own_attrs_.backend_v6_data = *r.backend_v6_data;
     own_.attrs = own_attrs_;
     RenewLease();
   }
@@ -172,13 +199,21 @@ void Agent::Run() {
   if (auto text = cni::ReadFile(opts_.subnet_file)) previous = ReadPreviousSubnet(*text);
   cfg_ = WaitForConfig();
   if (rt_.stopped()) return;
-  ext_ = LookupExtIface(opts_.iface);
-  Log('I', "using interface " + ext_.name + " (" + ext_.addr.String() + "), public IP " + ext_.public_ip.String());
+  if (!cfg_.enable_nftables) CheckBrNetfilter(cfg_.enable_ipv4, cfg_.enable_ipv6);
+  IfaceOptions iface = opts_.iface;
+  iface.ipv4 = cfg_.enable_ipv4;
+  iface.ipv6 = cfg_.enable_ipv6;
+  ext_ = LookupExtIface(iface);
+  Log('I', "using interface " + ext_.name + " (" + (cfg_.enable_ipv4 ? ext_.addr.String() : ext_.addr6.String()) +
+               "), public IP " + (cfg_.enable_ipv4 ? ext_.public_ip.String() : "none") +
+               (cfg_.enable_ipv6 ? ", public IPv6 " + ext_.public_ip6.String() : ""));
   backend_ = make_backend_(cfg_, ext_);
-  own_attrs_.public_ip = ext_.public_ip;
+  own_attrs_.public_ip = cfg_.enable_ipv4 ? ext_.public_ip : cni::IP::V4(0);
+  if (cfg_.enable_ipv6) own_attrs_.public_ipv6 = ext_.public_ip6;
   own_attrs_.backend_type = backend_->Type();
   OwnSetup setup = backend_->Init();
   own_attrs_.backend_data = setup.backend_data;
+  own_attrs_.backend_v6_data = setup.backend_v6_data;
   mtu_ = setup.mtu;
   if (opts_.ip_masq || opts_.iptables_forward_rules) {
     auto backend = cni::fw::MakeIptablesBackend(cni::fw::DetectIptablesKind());

@@ -26,7 +26,7 @@ Chain MasqChain(const cni::IPNet& network, const cni::IPNet& subnet, bool random
       rule({"-s", s, "-d", n}, {"-j", "RETURN"}),
       rule({"-s", n, "-d", s}, {"-j", "RETURN"}),
       rule({"!", "-s", n, "-d", s}, {"-j", "RETURN"}),
-      rule({"-s", n, "!", "-d", "224.0.0.0/4"}, masq),
+      rule({"-s", n, "!", "-d", network.ip.is4() ? "224.0.0.0/4" : "ff00::/8"}, masq),
       rule({"!", "-s", n, "-d", n}, masq),
   };
   return c;
@@ -45,21 +45,26 @@ Chain ForwardChain(const cni::IPNet& network) {
   return c;
 }
 
-void RuleKeeper::Set(std::vector<Chain> chains) {
-  if (!chains_.empty()) backend_->Remove(cni::fw::Family::kIPv4, chains_);
-  chains_ = std::move(chains);
-  if (chains_.empty()) return;
+void RuleKeeper::Set(cni::fw::Family family, std::vector<Chain> chains) {
+  std::vector<Chain>& have = chains_[family];
+  if (!have.empty()) backend_->Remove(family, have);
+  have = std::move(chains);
+  if (have.empty()) return;
   // Start from empty chains so the rule order is exactly ours (flanneld's ClearChain).
-  backend_->Remove(cni::fw::Family::kIPv4, chains_);
-  backend_->Ensure(cni::fw::Family::kIPv4, chains_);
+  backend_->Remove(family, have);
+  backend_->Ensure(family, have);
 }
 
 std::optional<std::string> RuleKeeper::Resync() {
-  if (chains_.empty()) return std::nullopt;
-  auto missing = backend_->Check(cni::fw::Family::kIPv4, chains_);
-  if (missing) {
-    backend_->Remove(cni::fw::Family::kIPv4, chains_);
-    backend_->Ensure(cni::fw::Family::kIPv4, chains_);
+  std::optional<std::string> missing;
+  for (const auto& [family, chains] : chains_) {
+    if (chains.empty()) continue;
+    auto m = backend_->Check(family, chains);
+    if (!m) continue;
+    backend_->Remove(family, chains);
+    backend_->Ensure(family, chains);
+    const std::string what = (family == cni::fw::Family::kIPv6 ? "ip6tables: " : "") + *m;
+    missing = missing ? *missing + "; " + what : what;
   }
   return missing;
 }

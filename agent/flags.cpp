@@ -56,6 +56,7 @@ std::optional<int> ParseFlags(std::vector<std::string> args, AgentOptions& o, st
   app.add_option("--iface-regex", o.iface.iface_regex, "regex of the IP or name of the interface to use; repeatable")->envname(Env("IFACE_REGEX"))->delimiter(',');
   app.add_option("--iface-can-reach", o.iface.iface_can_reach, "use the interface that can reach this IP")->envname(Env("IFACE_CAN_REACH"));
   app.add_option("--public-ip", o.iface.public_ip, "IP accessible by other nodes for inter-host communication")->envname(Env("PUBLIC_IP"));
+  app.add_option("--public-ipv6", o.iface.public_ipv6, "IPv6 IP accessible by other nodes for inter-host communication")->envname(Env("PUBLIC_IPV6"));
   app.add_option("--subnet-file", o.subnet_file, "filename where env variables (subnet, MTU, ...) will be written to")->envname(Env("SUBNET_FILE"))->capture_default_str();
   app.add_option("--subnet-lease-renew-margin", o.renew_margin_min, "subnet lease renewal margin, in minutes")->envname(Env("SUBNET_LEASE_RENEW_MARGIN"))->capture_default_str()->check(CLI::Range(1, 1439));
   app.add_flag("--ip-masq", o.ip_masq, "setup IP masquerade rule for traffic destined outside of overlay network")->envname(Env("IP_MASQ"));

@@ -23,8 +23,9 @@ namespace weft::agent {
 
 /// What this node publishes in its lease, and the MTU pods get (subnet.env FLANNEL_MTU).
 struct OwnSetup {
-  std::string backend_data;  // raw JSON (BackendData); empty when the backend has none
+  std::string backend_data;     // raw JSON (BackendData); empty when the backend has none
   int mtu = 0;
+  std::string backend_v6_data;  // raw JSON (BackendV6Data) when the IPv6 side has some
 };
 
 /// The periodic data-plane check's findings.
@@ -33,6 +34,7 @@ struct CheckResult {
   /// Set when what the node publishes changed (a re-created device has another MAC): the loop
   /// renews the own lease with it.
   std::optional<std::string> backend_data;
+  std::optional<std::string> backend_v6_data;
 };
 
 class Backend {

@@ -96,7 +96,9 @@ class NetlinkDataplane : public Dataplane {
     if (dev.empty()) return st;
     auto link = sk_.FindLink(dev);
     if (!link) return st;
-    for (const net::Neigh& n : sk_.Neighs(link->index, network.ip.af())) st.neighs.push_back({n.ip, n.mac.b});
+    // Only the overlay's neighbours: on an IPv6 device the kernel keeps its own (link-local) ones.
+    for (const net::Neigh& n : sk_.Neighs(link->index, network.ip.af()))
+      if (network.Contains(n.ip)) st.neighs.push_back({n.ip, n.mac.b});
     for (const net::Fdb& f : sk_.Fdbs(link->index))
       if (f.dst.valid() && f.dst.family() == network.ip.family()) st.fdbs.push_back({f.mac.b, f.dst});
     return st;

@@ -35,10 +35,20 @@ Changes Diff(const PeerEntries& have, const PeerEntries& want) {
   return c;
 }
 
+const cni::IPNet& FamilySubnet(const BackendContext& ctx, const Lease& peer) { return ctx.v6 ? peer.subnet6 : peer.subnet; }
+const cni::IP& FamilyPublicIP(const BackendContext& ctx, const Lease& peer) {
+  return ctx.v6 ? peer.attrs.public_ipv6 : peer.attrs.public_ip;
+}
+const std::string& FamilyBackendData(const BackendContext& ctx, const Lease& peer) {
+  return ctx.v6 ? peer.attrs.backend_v6_data : peer.attrs.backend_data;
+}
+
 std::string ForeignTypeReason(const BackendContext& ctx, const Lease& peer) {
   const std::string& t = peer.attrs.backend_type;
-  if (t == ctx.backend.type) return {};
-  return "BackendType \"" + t + "\" differs from ours (\"" + ctx.backend.type + "\")";
+  if (t != ctx.backend.type) return "BackendType \"" + t + "\" differs from ours (\"" + ctx.backend.type + "\")";
+  if (!FamilySubnet(ctx, peer).ip.valid()) return ctx.v6 ? "no IPv6 subnet" : "no IPv4 subnet";
+  if (!FamilyPublicIP(ctx, peer).valid()) return ctx.v6 ? "no PublicIPv6" : "no PublicIP";
+  return {};
 }
 
 Changes Reconcile(const KernelState& kernel, const PeerEntries& want) {

@@ -47,10 +47,18 @@ struct BackendContext {
   BackendConfig backend;
   std::string vxlan_dev;  // flannel.<VNI>; empty for host-gw
   std::string ext_dev;    // underlay interface
+  bool v6 = false;        // this backend programs the IPv6 side of the leases (subnet6, PublicIPv6, BackendV6Data)
   std::function<bool(const cni::IP&)> directly_connected = IsDirectlyConnected;
 };
 
-/// The skip reason for a lease of another backend type than ctx's, if it is one.
+/// The side of `peer` that ctx's family programs: its subnet (ip invalid when the lease has none
+/// of that family), public address and backend data.
+const cni::IPNet& FamilySubnet(const BackendContext& ctx, const Lease& peer);
+const cni::IP& FamilyPublicIP(const BackendContext& ctx, const Lease& peer);
+const std::string& FamilyBackendData(const BackendContext& ctx, const Lease& peer);
+
+/// The skip reason for a lease of another backend type than ctx's, or without a subnet of ctx's
+/// family (a v4-only node seen by the IPv6 side), if it is one.
 std::string ForeignTypeReason(const BackendContext& ctx, const Lease& peer);
 
 /// Start-up reconciliation: kernel entries inside the overlay that no current lease explains
@@ -79,6 +87,7 @@ class EntryBackend : public Backend {
   size_t RepairEntries();
   Dataplane& dataplane() { return *dp_; }
   const std::string& dev() const { return dev_; }
+  const cni::IPNet& network() const { return network_; }
 
  private:
   PeerEntries Want(const Lease& peer) const;  // EntriesFor, skip reasons logged

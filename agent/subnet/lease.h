@@ -4,8 +4,7 @@
 // reads. MarshalLeaseAttrs is byte-identical to Go's json.Marshal of flanneld's struct (the etcd
 // value, and the Kubernetes backend-data annotation is the BackendData bytes). The subnet key
 // form of flanneld's MakeSubnetKey ("10.5.52.0-24", "10.5.52.0-24&fc00:0:0:1::-64") names a
-// lease for etcd keys, maps and logs. weftd programs the IPv4 side only for now; the v6 fields
-// are carried so the stores keep them, and the etcd manager allocates both families.
+// lease for etcd keys, maps and logs. The backends program each family a lease has.
 #pragma once
 
 #include <chrono>

@@ -182,6 +182,9 @@ ov_pod() {
   for ((i = 0; i < count; i++)); do
     plugin=$(jq -c --argjson i "$i" '.plugins[$i] + {name: .name, cniVersion: .cniVersion}' <<<"$conf")
     [ -n "$prev" ] && plugin=$(jq -c --argjson p "$prev" '. + {prevResult: $p}' <<<"$plugin")
+    # OV_PORTMAPS (JSON list): the runtime's portMappings, given to plugins with that capability
+    [ -n "${OV_PORTMAPS:-}" ] && plugin=$(jq -c --argjson pm "$OV_PORTMAPS" \
+      'if .capabilities.portMappings then . + {runtimeConfig: {portMappings: $pm}} else . end' <<<"$plugin")
     local type; type=$(jq -r .type <<<"$plugin")
     if [ "$type" = flannel ] && [ ! -x "$WEFT_BIN/flannel" ]; then
       netconf=$(ov_flannel_emulate "$plugin" "$OV_TMP/n$n/subnet.env")

@@ -56,6 +56,7 @@ TEST_CASE("agent flags: flanneld's defaults", "[agent][flags]") {
   CHECK(p.o.iface.iface_regex.empty());
   CHECK(p.o.iface.iface_can_reach.empty());
   CHECK(p.o.iface.public_ip.empty());
+  CHECK(p.o.iface.public_ipv6.empty());
   CHECK(p.o.subnet_file == "/run/flannel/subnet.env");
   CHECK(p.o.renew_margin_min == 60);
   CHECK_FALSE(p.o.ip_masq);
@@ -74,6 +75,7 @@ TEST_CASE("agent flags: every flag on the command line, --flag and Go's -flag", 
                       dash + "etcd-username", "flannel", dash + "etcd-password", "s3cret",
                       dash + "iface", "eth1", dash + "iface=10.0.0.9", dash + "iface-regex", "^ens", dash + "iface-regex=^10\\.1\\.",
                       dash + "iface-can-reach", "10.0.0.1", dash + "public-ip", "203.0.113.7",
+                      dash + "public-ipv6", "2001:db8::7",
                       dash + "subnet-file", "/tmp/s.env", dash + "subnet-lease-renew-margin", "30",
                       dash + "ip-masq", dash + "ip-masq-fully-random-disable", dash + "iptables-resync", "11",
                       dash + "iptables-forward-rules=false", dash + "healthz-ip", "127.0.0.1", dash + "healthz-port", "8471"});
@@ -90,6 +92,7 @@ TEST_CASE("agent flags: every flag on the command line, --flag and Go's -flag", 
     CHECK(p.o.iface.iface_regex == std::vector<std::string>{"^ens", "^10\\.1\\."});
     CHECK(p.o.iface.iface_can_reach == "10.0.0.1");
     CHECK(p.o.iface.public_ip == "203.0.113.7");
+    CHECK(p.o.iface.public_ipv6 == "2001:db8::7");
     CHECK(p.o.subnet_file == "/tmp/s.env");
     CHECK(p.o.renew_margin_min == 30);
     CHECK(p.o.ip_masq);
@@ -113,6 +116,7 @@ TEST_CASE("agent flags: FLANNELD_* environment variables", "[agent][flags]") {
                  {"FLANNELD_IFACE_REGEX", "^eth,^wl"},
                  {"FLANNELD_IFACE_CAN_REACH", "10.2.2.2"},
                  {"FLANNELD_PUBLIC_IP", "198.51.100.1"},
+                 {"FLANNELD_PUBLIC_IPV6", "2001:db8::1"},
                  {"FLANNELD_SUBNET_FILE", "/env.env"},
                  {"FLANNELD_SUBNET_LEASE_RENEW_MARGIN", "120"},
                  {"FLANNELD_IP_MASQ", "true"},
@@ -135,6 +139,7 @@ TEST_CASE("agent flags: FLANNELD_* environment variables", "[agent][flags]") {
   CHECK(p.o.iface.iface_regex == std::vector<std::string>{"^eth", "^wl"});
   CHECK(p.o.iface.iface_can_reach == "10.2.2.2");
   CHECK(p.o.iface.public_ip == "198.51.100.1");
+  CHECK(p.o.iface.public_ipv6 == "2001:db8::1");
   CHECK(p.o.subnet_file == "/env.env");
   CHECK(p.o.renew_margin_min == 120);
   CHECK(p.o.ip_masq);

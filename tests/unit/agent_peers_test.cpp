@@ -142,14 +142,74 @@ TEST_CASE("agent peers: reconcile at scale finds exactly the changed peers", "[a
   for (const RouteEntry& r : c.add_routes) CHECK(want.count(r.dst) == 1);
 }
 
-TEST_CASE("agent backends: EnableIPv6 is refused until the IPv6 data plane exists", "[agent][peers][dualstack]") {
+static Lease DualPeer(const char* sn, const char* pub, const char* mac, const char* sn6, const char* pub6,
+                      const char* mac6, const char* type = "vxlan") {
+  Lease l = Peer(sn, pub, mac, type);
+  l.subnet6 = Net(sn6);
+  l.attrs.public_ipv6 = IP(pub6);
+  if (auto m = ParseMac(mac6)) l.attrs.backend_v6_data = MarshalVxlanData(1, *m);
+  return l;
+}
+
+static BackendContext Vxlan6(bool direct = false, bool connected = false) {
+  BackendContext ctx = Vxlan(direct, connected);
+  ctx.vxlan_dev = "flannel-v6.1";
+  ctx.v6 = true;
+  return ctx;
+}
+
+TEST_CASE("agent peers: the IPv6 side of a dual-stack lease (NDP, FDB to PublicIPv6, onlink route)",
+          "[agent][peers][dualstack]") {
+  Lease l = DualPeer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02", "fc00:0:0:2::/64", "fd77::2",
+                     "0e:66:66:66:66:02");
+  PeerEntries e = VxlanPeerEntries(Vxlan6(), l);
+  CHECK(e.skip_reason.empty());
+  REQUIRE(e.neighs.size() == 1);
+  CHECK(e.neighs[0] == NeighEntry{IP("fc00:0:0:2::"), M("0e:66:66:66:66:02")});
+  REQUIRE(e.fdbs.size() == 1);
+  CHECK(e.fdbs[0] == FdbEntry{M("0e:66:66:66:66:02"), IP("fd77::2")});
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("fc00:0:0:2::/64"), IP("fc00:0:0:2::"), "flannel-v6.1", true});
+  // the IPv4 side of the same lease is unchanged
+  e = VxlanPeerEntries(Vxlan(), l);
+  REQUIRE(e.fdbs.size() == 1);
+  CHECK(e.fdbs[0] == FdbEntry{M("0e:bb:bb:bb:bb:02"), IP("192.168.77.2")});
+  // DirectRouting and host-gw for v6: a plain route via PublicIPv6
+  e = VxlanPeerEntries(Vxlan6(true, true), l);
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("fc00:0:0:2::/64"), IP("fd77::2"), "eth0", false});
+  CHECK(e.neighs.empty());
+  BackendContext hg = Vxlan6();
+  hg.backend.type = "host-gw";
+  e = HostGwPeerEntries(hg, DualPeer("10.244.3.0/24", "192.168.77.3", "", "fc00:0:0:3::/64", "fd77::3", "", "host-gw"));
+  REQUIRE(e.routes.size() == 1);
+  CHECK(e.routes[0] == RouteEntry{Net("fc00:0:0:3::/64"), IP("fd77::3"), "eth0", false});
+}
+
+TEST_CASE("agent peers: a v4-only lease has nothing for the IPv6 side, a v6 lease without BackendV6Data is skipped",
+          "[agent][peers][dualstack]") {
+  PeerEntries e = VxlanPeerEntries(Vxlan6(), Peer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02"));
+  CHECK(e.routes.empty());
+  CHECK(e.skip_reason == "no IPv6 subnet");
+  e = VxlanPeerEntries(Vxlan6(), DualPeer("10.244.2.0/24", "192.168.77.2", "0e:bb:bb:bb:bb:02", "fc00:0:0:2::/64",
+                                          "fd77::2", "bad"));
+  CHECK(e.skip_reason == "no VtepMAC in BackendV6Data");
+  Lease only6;
+  only6.subnet6 = Net("fc00:0:0:4::/64");
+  only6.attrs.public_ip = IP("0.0.0.0");
+  only6.attrs.backend_type = "vxlan";
+  e = VxlanPeerEntries(Vxlan(), only6);
+  CHECK(e.skip_reason == "no IPv4 subnet");
+}
+
+TEST_CASE("agent backends: EnableIPv6 is refused by the wireguard backend only", "[agent][peers][dualstack]") {
   NetworkConfig cfg = ParseNetworkConfig(
-      R"({"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"vxlan"}})");
+      R"({"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard"}})");
   try {
     MakeBackend(cfg, ExtIface{});
     FAIL("expected a refusal");
   } catch (const cni::Error& e) {
     CHECK(e.code() == cni::kInvalidNetworkConfig);
-    CHECK(e.msg() == "EnableIPv6: weftd's vxlan backend programs IPv4 only (IPv6 overlay not implemented)");
+    CHECK(e.msg() == "EnableIPv6: weftd's wireguard backend programs IPv4 only");
   }
 }

@@ -47,7 +47,7 @@ OwnSetup WireguardBackend::Init() {
   if (wcfg_.mode != wireguard::Mode::kSeparate && wcfg_.listen_port != wcfg_.listen_port_v6)
     Log('W', "wireguard Mode ipv4/auto: ListenPortV6 differs from ListenPort; flanneld peers may dial the wrong port "
              "for IPv6 endpoints");
-  return {wireguard::MarshalLeaseData(pub, wcfg_.listen_port), mtu_};
+  return {wireguard::MarshalLeaseData(pub, wcfg_.listen_port), mtu_, ""};
 }
 
 void WireguardBackend::Plumb() {
