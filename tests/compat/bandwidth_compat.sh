@@ -53,12 +53,16 @@ run() { # which command config out
   fi
 }
 
+# state NODE: the node's qdiscs, ingress filters and ifb links, without counters. An action's
+# index is the namespace's next free one: it depends on which actions earlier steps left for the
+# kernel to free (RCU), not on the plugin, so it is masked.
 state() { # node
   {
     ip netns exec $1 tc -s qdisc show
     ip netns exec $1 tc -s filter show dev wpbh0 ingress
     ip -n $1 -o link show | grep -o 'bwp[0-9a-f]*: .* mtu [0-9]* .*state [A-Z]*' | sed -E 's/ qlen [0-9]+//' || true
-  } | sed -E -e '/^[[:space:]]*(Sent|backlog|Action statistics)/d' -e 's/installed [0-9]+ sec.*//' -e '/^[[:space:]]*$/d'
+  } | sed -E -e '/^[[:space:]]*(Sent|backlog|Action statistics)/d' -e 's/installed [0-9]+ sec.*//' -e '/^[[:space:]]*$/d' \
+      -e 's/^([[:space:]]*)index [0-9]+ (ref [0-9]+ bind [0-9]+)/\1index N \2/'
 }
 
 compare() { # step
