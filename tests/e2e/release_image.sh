@@ -18,6 +18,10 @@ P() { podman --root "$T/storage" --runroot "$T/run" --storage-driver vfs --cgrou
 # podman's default rlimits (nofile/nproc 1048576) exceed what this machine lets runc set, and
 # runc then refuses to start the container; modest explicit limits always work.
 ULIMITS=(--ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+# Containers and their conmon go under a cgroup of the test's own (removed in finish): without a
+# --cgroup-parent podman would leave /libpod_parent in every host hierarchy.
+CG=wr-image-$$
+ULIMITS+=(--cgroup-parent "/$CG")
 WEFTD_CTR=wr-weftd-$$
 export OV_ID=wr$$ OV_TMP=$T/ov OV_KEEP_TMP=1
 finish() {
@@ -25,6 +29,10 @@ finish() {
   ov_cleanup || true
   # the storage holds the image's vfs layers (and mounts, should a container be left)
   umount -R "$T/storage" 2>/dev/null || true
+  local h
+  for h in /sys/fs/cgroup/*/; do
+    [ -d "$h$CG" ] && find "$h$CG" -depth -type d -exec rmdir {} + 2>/dev/null
+  done
   rm -rf "$T"
 }
 
