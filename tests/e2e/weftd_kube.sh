@@ -150,21 +150,8 @@ pass "a changed VtepMAC annotation replaces the FDB entry"
 
 # weftd restarted while pod a (node1) talks to pod b (node2): same MAC, nothing torn down,
 # longest gap between answers < 1 s
-cat >"$KB_TMP/probe.py" <<'PY'
-import sys, time, urllib.request
-url, dur = sys.argv[1], float(sys.argv[2])
-end = time.monotonic() + dur; last = time.monotonic(); gap = 0.0; ok = 0
-while time.monotonic() < end:
-    try:
-        urllib.request.urlopen(url, timeout=0.5).read(); now = time.monotonic()
-        gap = max(gap, now - last); last = now; ok += 1
-    except Exception: pass
-    time.sleep(0.01)
-gap = max(gap, time.monotonic() - last)
-print(f"{gap:.3f} {ok}")
-PY
 mac2=$(mac_of 2)
-ip netns exec "$(kb_pod_ns a)" python3 "$KB_TMP/probe.py" "http://$ip2:8080/index.html" 5 >"$KB_TMP/probe.out" &
+ip netns exec "$(kb_pod_ns a)" python3 "$WEFT_SRC/tests/e2e/http_gap.py" "http://$ip2:8080/index.html" 5 >"$KB_TMP/probe.out" &
 probe=$!
 sleep 1
 mkdir -p "$KB_TMP/n2/sa"

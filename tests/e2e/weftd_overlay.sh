@@ -163,20 +163,7 @@ ipt1=$(metric 1 weftd_iptables_repairs_total)
 pass "/metrics on node 1: 2 peers known and programmed, $r1 data-plane and $ipt1 iptables repairs"
 
 # restart of weftd on node 2 while pod a talks to pod b: gap < 1 s, nothing torn down
-cat >"$OV_TMP/probe.py" <<'PY'
-import sys, time, urllib.request
-url, dur = sys.argv[1], float(sys.argv[2])
-end = time.monotonic() + dur; last = time.monotonic(); gap = 0.0; ok = 0
-while time.monotonic() < end:
-    try:
-        urllib.request.urlopen(url, timeout=0.5).read(); now = time.monotonic()
-        gap = max(gap, now - last); last = now; ok += 1
-    except Exception: pass
-    time.sleep(0.01)
-gap = max(gap, time.monotonic() - last)
-print(f"{gap:.3f} {ok}")
-PY
-ip netns exec "wp-a-$OV_ID" python3 "$OV_TMP/probe.py" "http://$ip2:8080/index.txt" 4 >"$OV_TMP/probe.out" &
+ip netns exec "wp-a-$OV_ID" python3 "$WEFT_SRC/tests/e2e/http_gap.py" "http://$ip2:8080/index.txt" 4 >"$OV_TMP/probe.out" &
 probe=$!
 sleep 1
 sub2=$(ov_subnet 2)
