@@ -7,7 +7,8 @@
 # masqueraded (an HTTP server in the underlay sees the node's address, v4 and v6); a flushed
 # chain and a deleted chain come back by the periodic resync; switching a node from iptables
 # mode to nftables mode and back leaves nothing of the other mode (flanneld's FLANNEL-FWD quirk
-# not copied: both chains and their jumps go). IPv6 only makes the ip6 table alone. The
+# not copied: both chains and their jumps go); libnftables is mapped into weftd itself (no nft
+# process). IPv6 only makes the ip6 table alone. The
 # br_netfilter check: with /proc/sys/net/bridge hidden (a tmpfs in weftd's own mount namespace)
 # iptables mode exits 1 with flanneld's message per family, nftables mode starts.
 set -euo pipefail
@@ -87,6 +88,8 @@ for i in 1 2; do check_tables $i "$MASQ"; done
 left=$(flannel_ipt 1 | grep 'FLANNEL-' || true)
 [ -z "$left" ] || fail "iptables leftovers on node 1 in nftables mode: $left"
 gq "starting in nftables mode" "$OV_TMP/n1/weftd.log" || fail "no nftables mode log line"
+# in-process: libnftables is mapped into weftd (ip netns exec execs weftd, so the pid is its own)
+gq 'libnftables\.so' "/proc/${OV_WEFTD[1]}/maps" || fail "libnftables not loaded in weftd (pid ${OV_WEFTD[1]})"
 pass "nftables mode: ip flannel-ipv4 and ip6 flannel-ipv6 exactly flanneld's ($MASQ); node 1's iptables chains and jumps removed"
 
 # masquerade really applied: the underlay (outside the overlay) sees the node's address
