@@ -145,8 +145,9 @@ void NftKeeper::Set(Family family, const cni::IPNet& network, const cni::IPNet& 
     w.postrtg = NftMasqRules(network, subnet, fully_random);
   }
   if (opts_.forward) w.forward = NftForwardRules(network);
-  Apply(family, w);
-  want_[family] = std::move(w);
+  // Wanted before it is applied: a failed apply is retried by the next Resync.
+  Want& have = want_[family] = std::move(w);
+  Apply(family, have);
 }
 
 void NftKeeper::Apply(Family family, const Want& w) {
