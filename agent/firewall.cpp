@@ -82,9 +82,7 @@ const char* Word(Family f) { return f == Family::kIPv4 ? "ip" : "ip6"; }
 
 }  // namespace
 
-std::string NftTable(Family family) {
-  return family == Family::kIPv4 ? "ip flannel-ipv4" : "ip6 flannel-ipv6";
-}
+std::string NftTable(Family family) { return family == Family::kIPv4 ? "ip flannel-ipv4" : "ip6 flannel-ipv6"; }
 
 // flanneld writes "meta mark 0x4000" (an exact mark, not kube-proxy's masked test); nft prints
 // it as 0x00004000. Its fourth rule is `saddr != <pod>`, where iptables has `! -s <cluster>`.
@@ -129,8 +127,9 @@ std::string NftFullyRandomProbe(Family family) {
   const std::string t = NftTable(family);
   return "add table " + t + "\nadd chain " + t +
          " masqueradeTest { type nat hook postrouting priority srcnat ; comment \"chain to test if masquerade random "
-         "fully is supported\" ; }\nadd rule " + t + " masqueradeTest " + Word(family) + " saddr != " +
-         (family == Family::kIPv4 ? "127.0.0.1" : "::1") + " masquerade fully-random\n";
+         "fully is supported\" ; }\nadd rule " +
+         t + " masqueradeTest " + Word(family) + " saddr != " + (family == Family::kIPv4 ? "127.0.0.1" : "::1") +
+         " masquerade fully-random\n";
 }
 
 void NftKeeper::Set(Family family, const cni::IPNet& network, const cni::IPNet& subnet) {
@@ -150,9 +149,7 @@ void NftKeeper::Set(Family family, const cni::IPNet& network, const cni::IPNet& 
   Apply(family, have);
 }
 
-void NftKeeper::Apply(Family family, const Want& w) {
-  nft_.Run(NftBatch(family, w.postrtg, w.forward));
-}
+void NftKeeper::Apply(Family family, const Want& w) { nft_.Run(NftBatch(family, w.postrtg, w.forward)); }
 
 std::optional<std::string> NftKeeper::Resync() {
   std::optional<std::string> missing;
@@ -193,7 +190,8 @@ void DeleteNftTables() {
   if (!cni::fw::Nft::Usable()) return;
   cni::fw::Nft nft;
   std::string b;
-  for (Family f : {Family::kIPv4, Family::kIPv6}) b += "add table " + NftTable(f) + "\ndelete table " + NftTable(f) + "\n";
+  for (Family f : {Family::kIPv4, Family::kIPv6})
+    b += "add table " + NftTable(f) + "\ndelete table " + NftTable(f) + "\n";
   nft.Run(b);
 }
 

@@ -25,9 +25,9 @@ namespace weft::agent {
 
 /// Which rule sets are wanted and how masquerading is done.
 struct FirewallOptions {
-  bool masq = false;          // --ip-masq
-  bool forward = true;        // --iptables-forward-rules
-  bool random_fully = true;   // !--ip-masq-fully-random-disable (still subject to support)
+  bool masq = false;         // --ip-masq
+  bool forward = true;       // --iptables-forward-rules
+  bool random_fully = true;  // !--ip-masq-fully-random-disable (still subject to support)
 };
 
 cni::fw::Chain MasqChain(const cni::IPNet& network, const cni::IPNet& subnet, bool random_fully = true);
