@@ -1,0 +1,38 @@
+// Helpers the unit tests share: the CallArgs a plugin's command gets for a config and the message
+// of the cni::Error a call throws.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "cni/error.h"
+#include "cni/json.h"
+#include "cni/skel.h"
+
+namespace weft::test {
+
+/// The arguments of an ADD with `json` on stdin (cniVersion and name taken from it, as skel does).
+inline cni::CallArgs Args(const std::string& json, const std::string& ifname = "eth0",
+                          const std::string& container_id = "ctr1") {
+  cni::CallArgs a;
+  a.stdin_data = json;
+  a.config = cni::ParseJson(json);
+  a.cni_version = a.config.value("cniVersion", "0.1.0");
+  a.name = a.config.value("name", "");
+  a.ifname = ifname;
+  a.container_id = container_id;
+  a.command = "ADD";
+  return a;
+}
+
+/// The message of the cni::Error `fn` throws; "" when it throws none.
+inline std::string ErrorOf(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const cni::Error& e) {
+    return e.msg();
+  }
+  return "";
+}
+
+}  // namespace weft::test
