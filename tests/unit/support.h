@@ -1,6 +1,10 @@
-// Helpers the unit tests share: the CallArgs a plugin's command gets for a config and the message
-// of the cni::Error a call throws.
+// Helpers the unit tests share: the CallArgs a plugin's command gets for a config, the message of
+// the cni::Error a call throws, and a free TCP port on 127.0.0.1 for a throw-away server.
 #pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <functional>
 #include <string>
@@ -33,6 +37,19 @@ inline std::string ErrorOf(const std::function<void()>& fn) {
     return e.msg();
   }
   return "";
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago (bound, read back, closed).
+inline int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
+  socklen_t len = sizeof sa;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
+  close(fd);
+  return ntohs(sa.sin_port);
 }
 
 }  // namespace weft::test
