@@ -13,12 +13,7 @@ T=$(mktemp -d /tmp/weft-hl-exec.XXXXXX)
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 NETNS=/var/run/netns/weft-hl-absent-$$
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 # run CMD ID IFNAME CONF [CNI_ARGS]  -> sets OUT and RC
 run() {

@@ -29,12 +29,7 @@ source "$WEFT_SRC/tests/netns/release_helpers.bash"
 release_tarball
 echo "tarball: $TARBALL"
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
-expect_lacks() { if [[ "$1" != *"$2"* ]]; then ok; else bad "$3: [$1] has [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 ROOT=$T/root
 mkdir -p "$ROOT"/{opt/cni/bin,proc,sys,dev,run/netns,run/flannel,var/lib/cni,tmp,etc}
