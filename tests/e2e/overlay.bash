@@ -4,7 +4,13 @@
 # pods are namespaces wired by the CNI chain (flannel -> bridge + host-local, then portmap) run
 # inside the node namespace. Nothing touches the root namespace's network state; every path lives
 # under $OV_TMP. Source it, call ov_init, and the EXIT trap cleans up.
-# Needs: WEFT_BIN (weftd and, when built, our plugins), REF_BIN (Debian's plugins, fallback).
+# Needs: WEFT_BIN (weftd and, when built, our plugins; default $WEFT_SRC/build/bin), REF_BIN
+# (Debian's plugins, fallback; default /usr/lib/cni); WEFT_SRC defaults to this checkout.
+
+WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
+REF_BIN=${REF_BIN:-/usr/lib/cni}
+export WEFT_SRC WEFT_BIN REF_BIN
 
 OV_ID=${OV_ID:-$$}
 OV_U=wu$OV_ID                      # underlay namespace

@@ -6,12 +6,8 @@
 # node behind NAT (--public-ip). And the host-gw backend on two more nodes (own etcd prefix and
 # network): routes via the peers' public IPs, no VXLAN device, HTTP across.
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+source "$(dirname "$0")/overlay.bash"
+ov_test_start || exit $?
 
 mac_of() { ip -n "$(n "$1")" -j link show flannel.7 | jq -r '.[0].address'; }
 http() {  # http FROM-POD IP: the page, retried for up to 5 s

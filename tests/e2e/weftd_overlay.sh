@@ -5,12 +5,8 @@
 # old MAC removed, /readyz reasons, /metrics counters that move with the events, and a weftd
 # restart that keeps pod traffic flowing (measured gap < 1 s).
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+source "$(dirname "$0")/overlay.bash"
+ov_test_start || exit $?
 
 ov_etcd
 ov_config
