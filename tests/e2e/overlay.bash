@@ -176,6 +176,17 @@ ov_flannel_emulate() {
                | .routes = ((.routes // []) + [{dst: $net}]))' --argjson conf "$conf" <<<"$conf"
 }
 
+# ov_http NAME IP: the page http://IP:8080/index.txt fetched from pod NAME (ov_pod), retried for
+# up to 5 s; empty when none came.
+ov_http() {
+  local out=""
+  for _ in $(seq 50); do
+    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
+    sleep 0.1
+  done
+  echo "$out"
+}
+
 # ov_pod N NAME: a pod namespace on node N through the chain; prints its IP.
 ov_pod() {
   local n=$1 name=$2 ns pod conf cni_path out plugin prev="" netconf env
