@@ -1,11 +1,14 @@
 // Helpers the unit tests share: the CallArgs a plugin's command gets for a config, the message of
-// the cni::Error a call throws, and a free TCP port on 127.0.0.1 for a throw-away server.
+// the cni::Error a call throws, a free TCP port on 127.0.0.1 for a throw-away server, and a
+// temporary directory removed at the end of its scope.
 #pragma once
 
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <filesystem>
 #include <functional>
 #include <string>
 
@@ -51,5 +54,15 @@ inline int FreePort() {
   close(fd);
   return ntohs(sa.sin_port);
 }
+
+/// A fresh directory $TMPDIR/weft-<name>-XXXXXX, removed with its contents at the end of the scope.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name = "unit") {
+    std::string tmpl = (std::filesystem::temp_directory_path() / ("weft-" + name + "-XXXXXX")).string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
 
 }  // namespace weft::test
