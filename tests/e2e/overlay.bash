@@ -176,6 +176,17 @@ ov_flannel_emulate() {
                | .routes = ((.routes // []) + [{dst: $net}]))' --argjson conf "$conf" <<<"$conf"
 }
 
+# ov_serve NAME...: an HTTP server on port 8080 in each pod NAME (ov_pod), serving $OV_TMP/www,
+# which holds index.txt = "hello from weft".
+ov_serve() {
+  mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
+  local p
+  for p in "$@"; do
+    ip netns exec "wp-$p-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 &
+    OV_PIDS+=($!)
+  done
+}
+
 # ov_http NAME IP: the page http://IP:8080/index.txt fetched from pod NAME (ov_pod), retried for
 # up to 5 s; empty when none came.
 ov_http() {

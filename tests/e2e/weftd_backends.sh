@@ -10,8 +10,6 @@ source "$(dirname "$0")/overlay.bash"
 ov_test_start || exit $?
 
 mac_of() { ip -n "$(n "$1")" -j link show flannel.7 | jq -r '.[0].address'; }
-serve() { ip netns exec "wp-$1-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 & OV_PIDS+=($!); }
-mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
 
 # the underlay: br0 198.18.0.0/24 (nodes 1, 2, 4, 5) and br1 198.18.1.0/24 (node 3), routed
 ov_etcd
@@ -45,7 +43,7 @@ ip -n "$(n 1)" -d -j link show flannel.7 | jq -e '.[0].linkinfo.info_data.id == 
 pass "DirectRouting (VNI 7, port 4789): plain route to the L2 peer, VXLAN entries for the routed one"
 
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
-serve b; serve c
+ov_serve b c
 ip netns exec "$OV_U" tcpdump -ni br0 -c 2 -l "tcp port 8080 and host $ip2" >"$OV_TMP/direct.txt" 2>/dev/null &
 cap=$!
 ip netns exec "$OV_U" tcpdump -ni br1 -c 2 -l 'udp port 4789' >"$OV_TMP/vxlan.txt" 2>/dev/null &
@@ -121,7 +119,7 @@ val=$(ov_etcdctl get --print-value-only "/weft/hostgw/subnets/$(net_of 4 | tr / 
 [ "$val" = '{"PublicIP":"198.18.0.4","PublicIPv6":null,"BackendType":"host-gw"}' ] || fail "host-gw lease value: $val"
 ip -n "$(n 4)" route show | gq "10.42." && fail "host-gw node 4 programmed a lease of the other prefix"
 ip4=$(ov_pod 4 d); ip5=$(ov_pod 5 e)
-serve e
+ov_serve e
 [ "$(ov_http d "$ip5")" = "hello from weft" ] || fail "HTTP d -> e over host-gw"
 pass "host-gw: routes via public IPs, lease value, HTTP $ip4 -> $ip5"
 kill -TERM "${OV_WEFTD[5]}"; wait "${OV_WEFTD[5]}" 2>/dev/null || true

@@ -100,11 +100,7 @@ pass "FLANNEL-POSTRTG / FLANNEL-FWD present and re-created"
 [ "$(ov_cni_path)" = "$WEFT_BIN" ] || echo "note: bridge/host-local/portmap from $REF_BIN (ours not built)"
 [ -x "$WEFT_BIN/flannel" ] || echo "note: flannel plugin not built; its delegate conf is built by ov_flannel_emulate"
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
-for p in b c; do
-  ip netns exec "wp-$p-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP" >/dev/null 2>&1 &
-  OV_PIDS+=($!)
-done
-echo "hello from weft" >"$OV_TMP/index.txt"
+ov_serve b c
 ip netns exec "$OV_U" tcpdump -ni br0 -c 6 -l 'udp port 8472' >"$OV_TMP/capture.txt" 2>/dev/null &
 cap=$!
 sleep 0.5
