@@ -4,7 +4,13 @@
 # pods are namespaces wired by the CNI chain (flannel -> bridge + host-local, then portmap) run
 # inside the node namespace. Nothing touches the root namespace's network state; every path lives
 # under $OV_TMP. Source it, call ov_init, and the EXIT trap cleans up.
-# Needs: WEFT_BIN (weftd and, when built, our plugins), REF_BIN (Debian's plugins, fallback).
+# Needs: WEFT_BIN (weftd and, when built, our plugins; default $WEFT_SRC/build/bin), REF_BIN
+# (Debian's plugins, fallback; default /usr/lib/cni); WEFT_SRC defaults to this checkout.
+
+WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
+REF_BIN=${REF_BIN:-/usr/lib/cni}
+export WEFT_SRC WEFT_BIN REF_BIN
 
 OV_ID=${OV_ID:-$$}
 OV_U=wu$OV_ID                      # underlay namespace
@@ -194,6 +200,28 @@ ov_flannel_emulate() {
     | .ipMasq //= ($masq | not) | .mtu //= $mtu | (if .type == "bridge" then .isGateway //= true else . end)
     | .ipam = (($conf.ipam // {}) | .type //= "host-local" | .ranges = [[{subnet: $sub}]]
                | .routes = ((.routes // []) + [{dst: $net}]))' --argjson conf "$conf" <<<"$conf"
+}
+
+# ov_serve NAME...: an HTTP server on port 8080 in each pod NAME (ov_pod), serving $OV_TMP/www,
+# which holds index.txt = "hello from weft".
+ov_serve() {
+  mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
+  local p
+  for p in "$@"; do
+    ip netns exec "wp-$p-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 &
+    OV_PIDS+=($!)
+  done
+}
+
+# ov_http NAME IP: the page http://IP:8080/index.txt fetched from pod NAME (ov_pod), retried for
+# up to 5 s; empty when none came.
+ov_http() {
+  local out=""
+  for _ in $(seq 50); do
+    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
+    sleep 0.1
+  done
+  echo "$out"
 }
 
 # ov_pod N NAME: a pod namespace on node N through the chain; prints its IP.
