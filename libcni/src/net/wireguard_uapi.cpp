@@ -11,8 +11,9 @@
 // Supervision: a thread waits on a pidfd (our child) or on an idle UAPI connection (an adopted
 // process; wireguard-go never times one out), and when the process is gone starts a new one,
 // replays the configuration the device had accepted (key, port, peers) and tells the caller
-// through DeviceSpec::on_restart, since the new tun link has no addresses or routes. Restarts
-// back off from 1 s to 30 s while wireguard-go keeps dying within 10 s.
+// through DeviceSpec::on_restart, since the new tun link has no addresses or routes. The first
+// death is restarted at once; restarts back off from 1 s to 30 s while wireguard-go keeps dying
+// within 10 s of its restart.
 //
 // Requests: one connection per request (after an error wireguard-go parses the rest of a set as
 // a new operation), bounded by a 10 s deadline; wireguard-go's negative errno replies become a
@@ -309,6 +310,7 @@ class UserspaceDevice final : public Device {
   void Supervise() {
     auto started = Clock::now();
     std::chrono::milliseconds backoff{0};
+    unsigned restarts = 0;  // restarts made by this supervisor
     for (;;) {
       if (!WaitForEnd(std::chrono::milliseconds(-1))) return;  // stopped
       std::string why;
@@ -318,10 +320,12 @@ class UserspaceDevice final : public Device {
         watch_ = UniqueFd();
         pidfd_ = UniqueFd();
       }
-      backoff = Clock::now() - started < std::chrono::seconds(10)
-                    ? std::min(std::max(backoff * 2, std::chrono::milliseconds(1000)),
-                               std::chrono::milliseconds(30000))
-                    : std::chrono::milliseconds(0);
+      // The first death is restarted at once; only a process that dies again within 10 s of
+      // its restart waits, 1 s doubling to 30 s, so a crash loop cannot spin.
+      const bool quick = restarts > 0 && Clock::now() - started < std::chrono::seconds(10);
+      backoff = quick ? std::min(std::max(backoff * 2, std::chrono::milliseconds(1000)),
+                                 std::chrono::milliseconds(30000))
+                      : std::chrono::milliseconds(0);
       for (;;) {
         if (backoff.count() > 0) {
           pollfd p{stop_.get(), POLLIN, 0};
@@ -341,6 +345,7 @@ class UserspaceDevice final : public Device {
                              std::chrono::milliseconds(30000));
           continue;
         }
+        ++restarts;
         if (on_restart_) on_restart_(why + "; restarted, configuration replayed", true);
         break;
       }
