@@ -15,6 +15,7 @@ REF_BIN=${REF_BIN:-/usr/lib/cni}
 export WEFT_SRC WEFT_BIN REF_BIN
 OV_ID=wds$$
 source "$WEFT_SRC/tests/e2e/overlay.bash"
+source "$WEFT_SRC/tests/e2e/dualstack.bash"
 rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
 [ -x "$WEFT_BIN/flannel" ] || fail "our flannel plugin is not built (the v6 delegate needs it)"
 command -v tcpdump >/dev/null || { echo "tcpdump not installed" >&2; exit 77; }
@@ -28,37 +29,11 @@ v6node() {  # ov_node plus the IPv6 underlay and forwarding (inside the node nam
   ip -n "$ns" -6 route add default via fd18::254
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
-wait_route6() {  # wait_route6 N DST: until node N has an IPv6 route to DST (5 s)
-  for _ in $(seq 100); do
-    ip -n "$(n "$1")" -6 route show "$2" | gq . && return 0
-    sleep 0.05
-  done
-  fail "node $1 has no route to $2: $(ip -n "$(n "$1")" -6 route)"
-}
+wait_route6() { ds_wait_route6 "$(n "$1")" "$2"; }   # wait_route6 N DST (5 s)
 subnet6() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$OV_TMP/n$1/subnet.env"; }   # fd42:0:0:x::1/64
-pod6() { ip -n "wp-$1-$OV_ID" -6 addr show dev eth0 scope global | awk '/inet6/ {sub("/.*", "", $2); print $2; exit}'; }
-serve() {  # serve POD: HTTP on [::]:8080 (v4 and v6) in the pod
-  ip netns exec "wp-$1-$OV_ID" python3 -c '
-import http.server, socket, sys
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(sys.argv[1].encode())
-    def log_message(self, *a): pass
-S(("::", 8080), H).serve_forever()' "$1" >/dev/null 2>&1 &
-  OV_PIDS+=($!)
-}
-get() {  # get POD URL: body, retried for 5 s
-  for _ in $(seq 50); do
-    ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 -g "$2" && return 0
-    sleep 0.1
-  done
-  return 1
-}
+pod6() { ds_pod6 "wp-$1-$OV_ID"; }
+serve() { ds_serve "wp-$1-$OV_ID" "$1"; OV_PIDS+=($!); }   # serve POD: HTTP on [::]:8080
+get() { ds_get "wp-$1-$OV_ID" "$2"; }                      # get POD URL: body, retried for 5 s
 
 # ---- dual stack ----
 ov_etcdctl put "$OV_PREFIX/config" \
