@@ -60,10 +60,13 @@ int main(int argc, char** argv) {
       auto kube = std::make_unique<kube::KubeSubnetManager>(o.kube, rt);
       kube->Start();  // the node name, and what the own Node already says
       if (auto ip = kube->stored_public_ip()) o.iface.public_ip = ip->String();
-      if (auto mac = kube->stored_vtep_mac())
-        make_backend = [mac = *mac, wireguard_go](const NetworkConfig& cfg, const ExtIface& ext) {
+      if (auto ip = kube->stored_public_ip6()) o.iface.public_ipv6 = ip->String();
+      if (kube->stored_vtep_mac() || kube->stored_vtep_mac6())
+        make_backend = [mac = kube->stored_vtep_mac().value_or(""), mac6 = kube->stored_vtep_mac6().value_or(""),
+                        wireguard_go](const NetworkConfig& cfg, const ExtIface& ext) {
           NetworkConfig c = cfg;
           c.backend.vtep_mac = mac;
+          c.backend.vtep_mac6 = mac6;
           return MakeBackend(c, ext, wireguard_go);
         };
       manager = std::move(kube);

@@ -27,6 +27,8 @@ struct BackendConfig {
   /// Not from the config: the VtepMAC the kube manager read back from the own Node's
   /// backend-data, so a restart keeps it; empty: the MAC derived from /etc/machine-id.
   std::string vtep_mac;
+  /// The same for flannel-v6.<VNI>, from backend-v6-data.
+  std::string vtep_mac6;
 };
 
 struct NetworkConfig {

@@ -10,9 +10,12 @@
 #  2. a VtepMAC change in one peer Node's backend-data annotation -> the new ARP and FDB entries
 #     on weftd's node (ip -ts monitor neigh timestamps against the wall clock taken just before the
 #     PATCH), CHANGES samples (default 20), median and max.
+#  With STACK=dual: the network is dual stack (EnableIPv6, IPv6Network fd10::/16, a v6 underlay,
+#  the API server's IPv6DualStack gate), the peers carry a v6 podCIDR and the -v6 annotations,
+#  and part 1 waits for PEERS routes on flannel.1 and on flannel-v6.1.
 # Every figure is printed with the load average at the time. Bounded: every wait has a limit;
 # the EXIT trap of kube.bash stops every daemon and removes namespaces and files.
-#   sudo bench/agent/kube.sh [PEERS [CHANGES]]
+#   sudo [STACK=dual] bench/agent/kube.sh [PEERS [CHANGES]]
 set -euo pipefail
 WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
@@ -21,6 +24,9 @@ PEERS=${1:-1000}; CHANGES=${2:-20}
 ((PEERS >= 1 && PEERS <= 2000 && CHANGES >= 1 && CHANGES <= 100)) || { echo "PEERS 1..2000, CHANGES 1..100" >&2; exit 2; }
 KB_ID=wkb$$
 KB_CONTROLLERS=serviceaccount,serviceaccount-token   # no nodeipam: the bench sets the podCIDRs
+STACK=${STACK:-v4}
+[ "$STACK" = v4 ] || [ "$STACK" = dual ] || { echo "STACK is v4 or dual" >&2; exit 2; }
+if [ "$STACK" = dual ]; then KB_SUBNET6=fd18:42::; KB_FEATURE_GATES=IPv6DualStack=true; fi
 source "$WEFT_SRC/tests/e2e/kube.bash"
 rc=0; kb_init || rc=$?; [ $rc -eq 0 ] || exit $rc
 [ -x "$WEFT_BIN/weftd" ] || fail "weftd not built ($WEFT_BIN/weftd)"
@@ -31,18 +37,30 @@ N() { kb_in python3 "$WEFT_SRC/bench/agent/nodes.py" "$KB_API" "$KB_ADMIN_TOKEN"
 kb_up
 kb_flannel_rbac
 token=$(kb_sa_token kube-flannel flannel)
-printf '{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}\n' >"$KB_TMP/net-conf.json"
+if [ "$STACK" = dual ]; then
+  printf '{"Network":"10.0.0.0/8","EnableIPv6":true,"IPv6Network":"fd10::/16","Backend":{"Type":"vxlan"}}\n' >"$KB_TMP/net-conf.json"
+  own_cidrs='["10.250.0.0/24","fd10:fa::/64"]'
+else
+  printf '{"Network":"10.0.0.0/8","Backend":{"Type":"vxlan"}}\n' >"$KB_TMP/net-conf.json"
+  own_cidrs='["10.250.0.0/24"]'
+fi
 kb_node 1
 NS=$(kb_node_ns 1)
 kb_kubeconfig "$KB_TMP/n1/kubeconfig" "$token"
 kb_kubectl create -f - >/dev/null <<EOF2
-{"apiVersion":"v1","kind":"Node","metadata":{"name":"node1"},"spec":{"podCIDR":"10.250.0.0/24","podCIDRs":["10.250.0.0/24"]}}
+{"apiVersion":"v1","kind":"Node","metadata":{"name":"node1"},"spec":{"podCIDR":"10.250.0.0/24","podCIDRs":$own_cidrs}}
 EOF2
-t0=$(now); N fill "$PEERS"
+t0=$(now); if [ "$STACK" = dual ]; then N fill-dual "$PEERS"; else N fill "$PEERS"; fi
 printf '(setup: %d Nodes created through the API in %.1f s)\n' "$PEERS" "$(python3 -c "print($(now) - $t0)")"
-count_routes() { ip -n "$NS" -4 route show dev flannel.1 2>/dev/null | wc -l; }
+count_routes() {  # the smaller of the families' route counts
+  local c4 c6
+  c4=$(ip -n "$NS" -4 route show dev flannel.1 2>/dev/null | wc -l)
+  [ "$STACK" = dual ] || { echo "$c4"; return; }
+  c6=$(ip -n "$NS" -6 route show dev flannel-v6.1 2>/dev/null | grep -c onlink)
+  echo $((c4 < c6 ? c4 : c6))
+}
 
-echo "== 1. weftd start with $PEERS peer Nodes in the API server"
+echo "== 1. weftd start with $PEERS peer Nodes in the API server ($STACK)"
 l0=$(load); t0=$(now)
 ip netns exec "$NS" env NODE_NAME=node1 "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
   --kubeconfig-file "$KB_TMP/n1/kubeconfig" --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \

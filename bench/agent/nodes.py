@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """Writes fake flannel Nodes through a kube-apiserver for bench/agent/kube.sh (admin token, TLS
 verified against the test CA). Each Node carries spec.podCIDR and the four annotations flanneld
-writes (backend-type, backend-data, public-ip, kube-subnet-manager), as a running flanneld leaves it.
+writes (backend-type, backend-data, public-ip, kube-subnet-manager), as a running flanneld leaves it;
+fill-dual adds what a dual-stack flanneld writes (backend-v6-data, public-ipv6, a v6 podCIDR).
 
   nodes.py URL TOKEN CA fill N      Nodes wkb-peer-0 .. N-1 (podCIDR 10.1.0.0/24 upwards), 8 in parallel
+  nodes.py URL TOKEN CA fill-dual N the same, dual stack (second podCIDR fd10:1::/64 upwards)
   nodes.py URL TOKEN CA mac INDEX K  a new VtepMAC (generation K) on wkb-peer-INDEX; prints the
                                      wall-clock time just before the PATCH and the new MAC
 """
@@ -15,7 +17,16 @@ P = "flannel.alpha.coreos.com/"
 def mac(i, gen=0):
     return "0e:%02x:%02x:%02x:%02x:%02x" % (0xfb, gen & 255, (i >> 8) & 255, i & 255, 1)
 
-def node(i):
+def node(i, dual=False):
+    n = node4(i)
+    if dual:
+        n["metadata"]["annotations"].update({
+            P + "backend-v6-data": json.dumps({"VNI": 1, "VtepMAC": mac(i, 0x60)}, separators=(",", ":")),
+            P + "public-ipv6": f"fd19::{i + 1:x}"})
+        n["spec"]["podCIDRs"].append(f"fd10:{1 + i // 250:x}:{i % 250:x}::/64")
+    return n
+
+def node4(i):
     return {"apiVersion": "v1", "kind": "Node",
             "metadata": {"name": f"wkb-peer-{i}", "annotations": {
                 P + "backend-type": "vxlan",
@@ -44,10 +55,10 @@ class Client(threading.local):
 def main():
     url, token, ca, cmd = sys.argv[1:5]
     c = Client(url, token, ca)
-    if cmd == "fill":
+    if cmd in ("fill", "fill-dual"):
         n = int(sys.argv[5])
         with ThreadPoolExecutor(8) as ex:
-            list(ex.map(lambda i: c.call("POST", "/api/v1/nodes", node(i)), range(n)))
+            list(ex.map(lambda i: c.call("POST", "/api/v1/nodes", node(i, cmd == "fill-dual")), range(n)))
     elif cmd == "mac":
         i, gen = int(sys.argv[5]), int(sys.argv[6])
         m = mac(i, gen)

@@ -3,7 +3,10 @@
 # a throw-away CA, an admin token, a service-account key pair) and kube-controller-manager (nodeipam
 # with --cluster-cidr 10.42.0.0/16, serviceaccount + token controllers), optionally kube-scheduler;
 # node namespaces hang off the bridge by veths (eth0 = 198.18.42.<n>/24) and reach the API server at
-# https://198.18.42.254:6443. The binaries come from scripts/kube-bin through WEFT_KUBE_BIN, which
+# https://198.18.42.254:6443. With KB_SUBNET6 set (e.g. fd18:42::) the underlay is dual stack:
+# the bridge also has ${KB_SUBNET6}254/64, each node ${KB_SUBNET6}<n>/64 and a v6 default route
+# (forwarding on inside the node namespace only); KB_FEATURE_GATES, KB_CLUSTER_CIDR and
+# KB_NODE_CIDR_ARGS then give the controller-manager dual-stack or IPv6 podCIDRs. The binaries come from scripts/kube-bin through WEFT_KUBE_BIN, which
 # scripts/test exports; without it the harness fails, it never builds (a build does not fit a
 # test's timeout). Nothing touches the root namespace's network; every file lives under $KB_TMP;
 # the EXIT trap stops every daemon and removes namespaces and files, also on failure.
@@ -19,12 +22,16 @@ KB_API_IP=$KB_SUBNET.254
 KB_API=https://$KB_API_IP:6443
 KB_ETCD=http://127.0.0.1:2379           # reachable from the underlay namespace only
 KB_CLUSTER_CIDR=${KB_CLUSTER_CIDR:-10.42.0.0/16}
+KB_SUBNET6=${KB_SUBNET6:-}               # e.g. fd18:42:: for a dual-stack underlay
+KB_FEATURE_GATES=${KB_FEATURE_GATES:-}   # e.g. IPv6DualStack=true (apiserver and controller-manager)
+KB_NODE_CIDR_ARGS=${KB_NODE_CIDR_ARGS:---node-cidr-mask-size=24}
 KB_SERVICE_CIDR=10.96.0.0/16
 KB_SERVICE_IP=10.96.0.1                 # the `kubernetes` service, first address of the range
 KB_ADMIN_TOKEN=wk-admin-token
 KB_CONTROLLERS=${KB_CONTROLLERS:-nodeipam,serviceaccount,serviceaccount-token}
 KB_PIDS=()
 KB_NODES=()
+declare -A KB_WEFTD KB_WEFTD_ENV          # node -> weftd pid; node -> identity env (default NODE_NAME=node<n>)
 declare -A KB_PID                        # daemon name -> pid (etcd, apiserver, controller-manager, scheduler)
 
 kb_log() { printf '\033[1m== %s\033[0m\n' "$*" >&2; }
@@ -90,7 +97,8 @@ kb_init() {
   trap kb_cleanup EXIT
   # called as `kb_init || rc=$?`, where set -e is off: every step is checked
   if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 type bridge &&
-         ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up; }; then
+         ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up &&
+         { [ -z "$KB_SUBNET6" ] || ip -n "$KB_U" addr add "${KB_SUBNET6}254/64" dev br0 nodad; }; }; then
     echo "FAIL: cannot set up the underlay namespace $KB_U" >&2; return 1
   fi
 }
@@ -114,6 +122,11 @@ kb_node() {
   ip -n "$ns" addr add "$KB_SUBNET.$n/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" route add default via "$KB_API_IP"
+  if [ -n "$KB_SUBNET6" ]; then
+    ip -n "$ns" addr add "${KB_SUBNET6}$n/64" dev eth0 nodad
+    ip -n "$ns" -6 route add default via "${KB_SUBNET6}254"
+    ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+  fi
   mkdir -p "$KB_TMP/n$n"
 }
 
@@ -195,6 +208,7 @@ kb_apiserver_start() {
     --service-account-key-file="$d/sa.pub" --service-account-signing-key-file="$d/sa.key" \
     --service-account-issuer=https://kubernetes.default.svc --service-cluster-ip-range="$KB_SERVICE_CIDR" \
     --allow-privileged=true --kubelet-preferred-address-types=InternalIP \
+    ${KB_FEATURE_GATES:+--feature-gates=$KB_FEATURE_GATES} \
     --kubelet-certificate-authority="$d/ca.crt" --kubelet-client-certificate="$d/apiserver.crt" \
     --kubelet-client-key="$d/apiserver.key" \
     >>"$KB_TMP/apiserver.log" 2>&1 &
@@ -228,9 +242,11 @@ kb_restart_apiserver() {
 
 kb_controller_manager() {
   local d=$KB_TMP/pki
+  # shellcheck disable=SC2086  # KB_NODE_CIDR_ARGS is a list of flags
   ip netns exec "$KB_U" "$WEFT_KUBE_BIN/kube-controller-manager" --kubeconfig="$KB_TMP/admin.kubeconfig" \
     --controllers="$KB_CONTROLLERS" \
-    --allocate-node-cidrs=true --cluster-cidr="$KB_CLUSTER_CIDR" --node-cidr-mask-size=24 \
+    --allocate-node-cidrs=true --cluster-cidr="$KB_CLUSTER_CIDR" $KB_NODE_CIDR_ARGS \
+    ${KB_FEATURE_GATES:+--feature-gates=$KB_FEATURE_GATES} \
     --service-cluster-ip-range="$KB_SERVICE_CIDR" \
     --service-account-private-key-file="$d/sa.key" --root-ca-file="$d/ca.crt" \
     --leader-elect=false --secure-port=0 --port=0 >"$KB_TMP/controller-manager.log" 2>&1 &
@@ -310,6 +326,23 @@ kb_until() { for _ in $(seq 200); do "$@" && return 0; sleep 0.05; done; return 
 
 # kb_ann NODE KEY: one annotation of a Node
 kb_ann() { kb_kubectl get node "$1" -o "jsonpath={.metadata.annotations.${2//./\\.}}"; }
+
+# kb_weftd N [extra flags]: weftd on node N in Kubernetes mode with $KB_TMP/nN/kubeconfig, the
+# net-conf.json of the node ($KB_TMP/nN/net-conf.json) or of the cluster ($KB_TMP/net-conf.json),
+# --ip-masq, --iface eth0, subnet.env and the log under $KB_TMP/nN, /readyz on 127.0.0.1:8471;
+# the node's identity from KB_WEFTD_ENV[N] (default NODE_NAME=node<N>). Pid in KB_WEFTD[N].
+kb_weftd() {
+  local n=$1 conf=$KB_TMP/net-conf.json; shift
+  [ -f "$KB_TMP/n$n/net-conf.json" ] && conf=$KB_TMP/n$n/net-conf.json
+  # shellcheck disable=SC2086
+  ip netns exec "$(kb_node_ns "$n")" env ${KB_WEFTD_ENV[$n]:-NODE_NAME=node$n} "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
+    --kubeconfig-file "$KB_TMP/n$n/kubeconfig" --net-config-path "$conf" --iface eth0 \
+    --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" \
+    >>"$KB_TMP/n$n/weftd.log" 2>&1 &
+  KB_WEFTD[$n]=$!
+  KB_PIDS+=($!)
+}
+kb_weftd_stop() { kill "${KB_WEFTD[$1]}"; wait "${KB_WEFTD[$1]}" 2>/dev/null || true; }
 
 # kb_wait_weftd N: until weftd on node N answers /readyz on 127.0.0.1:8471 (30 s); else its log tail
 kb_wait_weftd() {

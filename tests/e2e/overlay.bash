@@ -12,6 +12,7 @@ WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
 REF_BIN=${REF_BIN:-/usr/lib/cni}
 export WEFT_SRC WEFT_BIN REF_BIN
 
+source "$WEFT_SRC/tests/e2e/dualstack.bash"   # ds_pod6, ds_wait_route6 behind ov_pod6, ov_wait_route6
 OV_ID=${OV_ID:-$$}
 OV_U=wu$OV_ID                      # underlay namespace
 OV_TMP=${OV_TMP:-/tmp/weft-ov-$OV_ID}
@@ -121,14 +122,8 @@ ov_node6() {
   ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 
-# ov_wait_route6 N DST: until node N has an IPv6 route to DST (5 s).
-ov_wait_route6() {
-  for _ in $(seq 100); do
-    ip -n "$(ov_node_ns "$1")" -6 route show "$2" | gq . && return 0
-    sleep 0.05
-  done
-  echo "node $1 has no route to $2: $(ip -n "$(ov_node_ns "$1")" -6 route)" >&2; return 1
-}
+# ov_wait_route6 N DST: until node N has an IPv6 route to DST (5 s), else fail.
+ov_wait_route6() { ds_wait_route6 "$(ov_node_ns "$1")" "$2"; }
 
 ov_subnet6() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$OV_TMP/n$1/subnet.env"; }   # fd42:0:0:x::1/64
 
@@ -253,4 +248,4 @@ ov_pod() {
 }
 
 # ov_pod6 NAME: the global IPv6 address of pod NAME (made by ov_pod in a dual-stack overlay).
-ov_pod6() { ip -n "wp-$1-$OV_ID" -6 addr show dev eth0 scope global | awk '/inet6/ {sub("/.*", "", $2); print $2; exit}'; }
+ov_pod6() { ds_pod6 "wp-$1-$OV_ID"; }

@@ -21,28 +21,8 @@ command -v tcpdump >/dev/null || { echo "tcpdump not installed" >&2; exit 77; }
 
 ov_underlay6
 ov_etcd
-serve() {  # serve POD: HTTP on [::]:8080 (v4 and v6) in the pod
-  ip netns exec "wp-$1-$OV_ID" python3 -c '
-import http.server, socket, sys
-class S(http.server.ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    def server_bind(self):
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(200); self.end_headers(); self.wfile.write(sys.argv[1].encode())
-    def log_message(self, *a): pass
-S(("::", 8080), H).serve_forever()' "$1" >/dev/null 2>&1 &
-  OV_PIDS+=($!)
-}
-get() {  # get POD URL: body, retried for 5 s
-  for _ in $(seq 50); do
-    ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 -g "$2" && return 0
-    sleep 0.1
-  done
-  return 1
-}
+serve() { ds_serve "wp-$1-$OV_ID" "$1"; OV_PIDS+=($!); }   # serve POD: HTTP on [::]:8080
+get() { ds_get "wp-$1-$OV_ID" "$2"; }                      # get POD URL: body, retried for 5 s
 
 # ---- dual stack ----
 ov_etcdctl put "$OV_PREFIX/config" \

@@ -30,19 +30,8 @@ kb_kubectl create clusterrolebinding wm-norbac --clusterrole=wm-norbac --service
 token=$(kb_sa_token kube-flannel flannel)
 cp "$WEFT_SRC/conf/net-conf.json" "$KB_TMP/net-conf.json"
 
-declare -A WEFTD ID_ENV
 # node 3 finds its Node as a DaemonSet pod does: POD_NAME + POD_NAMESPACE, then pods/get
-ID_ENV[3]="POD_NAME=wm-flannel-node3 POD_NAMESPACE=kube-flannel"
-weftd_start() {  # N [extra flags]: weftd on node N as the flannel service account
-  local n=$1; shift
-  # shellcheck disable=SC2086
-  ip netns exec "$(kb_node_ns "$n")" env ${ID_ENV[$n]:-NODE_NAME=node$n} "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
-    --kubeconfig-file "$KB_TMP/n$n/kubeconfig" --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \
-    --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" \
-    >>"$KB_TMP/n$n/weftd.log" 2>&1 &
-  WEFTD[$n]=$!
-  KB_PIDS+=($!)
-}
+KB_WEFTD_ENV[3]="POD_NAME=wm-flannel-node3 POD_NAMESPACE=kube-flannel"
 # weftd_start_incluster N: weftd on node N with no kubeconfig and no URL, i.e. the in-cluster
 # config a DaemonSet pod has: KUBERNETES_SERVICE_HOST/_PORT and the token and ca.crt under
 # /var/run/secrets/kubernetes.io/serviceaccount/, provided in a private mount namespace (a tmpfs
@@ -57,7 +46,7 @@ weftd_start_incluster() {
     "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \
     --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 \
     >>"$KB_TMP/n$n/weftd.log" 2>&1 &
-  WEFTD[$n]=$!
+  KB_WEFTD[$n]=$!
   KB_PIDS+=($!)
 }
 # pod_token NAME: a flannel service-account token bound to a new (never started) pod NAME; it
@@ -72,7 +61,6 @@ EOF2
   kb_curl "$KB_ADMIN_TOKEN" "/api/v1/namespaces/kube-flannel/serviceaccounts/flannel/token" \
     -f -X POST -H 'Content-Type: application/json' -d "{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenRequest\",\"spec\":{\"expirationSeconds\":3600,\"boundObjectRef\":{\"kind\":\"Pod\",\"apiVersion\":\"v1\",\"name\":\"$1\",\"uid\":\"$uid\"}}}" | jq -er .status.token
 }
-weftd_stop() { kill "${WEFTD[$1]}"; wait "${WEFTD[$1]}" 2>/dev/null || true; }
 mac_of() { ip -n "$(kb_node_ns "$1")" -j link show flannel.1 | jq -r '.[0].address'; }
 
 for i in 1 2 3; do
@@ -89,7 +77,7 @@ kb_kubectl create -f - >/dev/null <<EOF2
 {"apiVersion":"v1","kind":"Pod","metadata":{"name":"wm-flannel-node3","namespace":"kube-flannel"},
  "spec":{"nodeName":"node3","serviceAccountName":"flannel","containers":[{"name":"weftd","image":"localhost/weft:v0.1.0"}]}}
 EOF2
-for i in 1 2 3; do weftd_start $i; done
+for i in 1 2 3; do kb_weftd $i; done
 for i in 1 2 3; do kb_wait_weftd $i; done
 gq "node name node3 from pod kube-flannel/wm-flannel-node3" "$KB_TMP/n3/weftd.log" || fail "node 3 did not find its node through pods/get"
 pass "three weftd ready (node 3 found through pods/get)"
@@ -157,7 +145,7 @@ sleep 1
 mkdir -p "$KB_TMP/n2/sa"
 pod_token wm-tok1 >"$KB_TMP/n2/sa/token"
 cp "$KB_TMP/pki/ca.crt" "$KB_TMP/n2/sa/ca.crt"
-weftd_stop 2
+kb_weftd_stop 2
 ip -n "$(kb_node_ns 2)" route show "${CIDR[1]}" | gq flannel.1 || fail "routes removed on exit"
 weftd_start_incluster 2   # from here on node 2 runs with the in-cluster config
 kb_wait_weftd 2
@@ -190,7 +178,7 @@ kb_apiserver_start
 kb_wait_readyz
 # (node 3's own weftd is stopped first: it would put its own public-ip back, as it republishes
 # its lease when the store's copy differs)
-weftd_stop 3
+kb_weftd_stop 3
 kb_kubectl annotate --overwrite node node3 "$P/public-ip=198.18.42.33" >/dev/null
 kb_until eval 'bridge -n "$(kb_node_ns 1)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' || fail "node1 missed the change after the API server restart"
 kb_until eval 'bridge -n "$(kb_node_ns 2)" fdb show dev flannel.1 | gq "dst 198.18.42.33"' ||
@@ -218,14 +206,14 @@ kb_wait_pod_cidr node4 >/dev/null
 kb_node 4
 kb_kubeconfig "$KB_TMP/n4/kubeconfig" "$(kb_sa_token kube-flannel norbac)"
 # first with the API server unreachable (a port nobody listens on): retried, /readyz says why
-weftd_start 4 --kube-api-url https://$KB_API_IP:6444
+kb_weftd 4 --kube-api-url https://$KB_API_IP:6444
 readyz4() { ip netns exec "$(kb_node_ns 4)" curl -s -m 1 http://127.0.0.1:8471/readyz 2>/dev/null; }
 kb_until eval 'readyz4 | gq "unreachable"' || fail "node4 /readyz: $(readyz4)"
-kill -0 "${WEFTD[4]}" || fail "weftd exited while the API server was unreachable"
+kill -0 "${KB_WEFTD[4]}" || fail "weftd exited while the API server was unreachable"
 pass "API server unreachable: retried, /readyz: $(readyz4 | cut -c1-120)"
-weftd_stop 4
-weftd_start 4
-for _ in $(seq 100); do kill -0 "${WEFTD[4]}" 2>/dev/null || break; sleep 0.1; done
-! kill -0 "${WEFTD[4]}" 2>/dev/null || fail "weftd without nodes/status patch keeps running"
+kb_weftd_stop 4
+kb_weftd 4
+for _ in $(seq 100); do kill -0 "${KB_WEFTD[4]}" 2>/dev/null || break; sleep 0.1; done
+! kill -0 "${KB_WEFTD[4]}" 2>/dev/null || fail "weftd without nodes/status patch keeps running"
 gq 'needs RBAC verb "patch" on resource "nodes/status"' "$KB_TMP/n4/weftd.log" || fail "no RBAC error: $(tail -5 "$KB_TMP/n4/weftd.log")"
 pass "missing nodes/status patch: $(grep -o 'cannot patch resource "nodes/status"' "$KB_TMP/n4/weftd.log" | head -1)"

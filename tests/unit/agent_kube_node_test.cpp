@@ -1,6 +1,7 @@
 // weftd kube mode, the Node rules (agent/subnet/kube/node.h): flanneld's annotation prefix
 // rules (its own test table), Node → lease, the own subnet's checks and error texts, the PATCH
-// bodies byte for byte as flanneld's Go code marshals them, and the VtepMAC read back at start.
+// bodies byte for byte as flanneld's Go code marshals them, and the VtepMAC read back at start;
+// `[dualstack]`: the same for the IPv6 side (second podCIDR, -v6 annotations, IPv6 only).
 #include <catch2/catch.hpp>
 
 #include "agent/subnet/kube/node.h"
@@ -35,6 +36,11 @@ std::string ErrorOf(const std::function<void()>& fn) {
 }
 
 cni::IPNet Net(const char* s) { return *cni::IPNet::Parse(s); }
+
+// The own IPv4 subnet of a v4-only config.
+cni::IPNet Own4(const Node& n, const cni::IPNet& network) { return OwnSubnets(n, {}, network, {}).subnet; }
+
+constexpr Stack kDual{true, true}, kV6Only{false, true};
 
 }  // namespace
 
@@ -160,24 +166,24 @@ TEST_CASE("agent kube: which Node updates re-program a peer", "[agent][kube]") {
 
 TEST_CASE("agent kube: the own subnet from spec.podCIDR(s)", "[agent][kube]") {
   Node n = N("node-a", {}, "10.42.0.0/24", {"10.42.0.0/24"});
-  CHECK(OwnSubnet(n, Net("10.42.0.0/16")).String() == "10.42.0.0/24");
+  CHECK(Own4(n, Net("10.42.0.0/16")).String() == "10.42.0.0/24");
 
   Node unassigned = N("node-a", {}, "");
   try {
-    OwnSubnet(unassigned, Net("10.42.0.0/16"));
+    Own4(unassigned, Net("10.42.0.0/16"));
     FAIL("no error");
   } catch (const cni::Error& e) {
     CHECK(e.msg() == "node \"node-a\" pod cidr not assigned");
     CHECK(e.code() == cni::kTryAgainLater);
   }
-  CHECK(ErrorOf([&] { OwnSubnet(n, Net("10.43.0.0/16")); }) ==
+  CHECK(ErrorOf([&] { Own4(n, Net("10.43.0.0/16")); }) ==
         "subnet \"10.43.0.0/16\" specified in the flannel net config doesn't contain \"10.42.0.0/24\" PodCIDR of "
         "the \"node-a\" node");
   // A pod CIDR larger than the network is not contained either (containsCIDR compares the masks).
   Node big = N("node-a", {}, "10.0.0.0/8");
-  CHECK(ErrorOf([&] { OwnSubnet(big, Net("10.42.0.0/16")); }).find("doesn't contain \"10.0.0.0/8\"") != std::string::npos);
+  CHECK(ErrorOf([&] { Own4(big, Net("10.42.0.0/16")); }).find("doesn't contain \"10.0.0.0/8\"") != std::string::npos);
   // No Network in net-conf.json: flanneld prints the zero IP4Net.
-  CHECK(ErrorOf([&] { OwnSubnet(n, cni::IPNet{}); }) ==
+  CHECK(ErrorOf([&] { Own4(n, cni::IPNet{}); }) ==
         "subnet \"0.0.0.0/0\" specified in the flannel net config doesn't contain \"10.42.0.0/24\" PodCIDR of the "
         "\"node-a\" node");
 }
@@ -257,4 +263,206 @@ TEST_CASE("agent kube: VtepMAC and node-public-ip read back from the own Node", 
   n.annotations[kA.node_public_ip] = "nope";
   CHECK(ErrorOf([&] { StoredPublicIP(n, kA); }) ==
         "node annotation flannel.alpha.coreos.com/node-public-ip: \"nope\" is not an IPv4 address");
+}
+
+TEST_CASE("agent kube: dual-stack and IPv6-only Nodes to leases", "[agent][kube][dualstack]") {
+  const std::string bd = R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})", bd6 = R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e4"})";
+  Node n = N("n2",
+             {{kA.kube_subnet_manager, "true"},
+              {kA.backend_type, "vxlan"},
+              {kA.backend_data, bd},
+              {kA.backend_v6_data, bd6},
+              {kA.public_ip, "198.18.0.12"},
+              {kA.public_ipv6, "fd18::12"}},
+             "10.42.2.0/24", {"10.42.2.0/24", "fd42:0:0:2::/64"});
+  Lease l = NodeToLease(n, kA, kDual);
+  CHECK(l.Key() == "10.42.2.0-24&fd42:0:0:2::-64");
+  CHECK(l.attrs.public_ip.String() == "198.18.0.12");
+  CHECK(l.attrs.public_ipv6.String() == "fd18::12");
+  CHECK(l.attrs.backend_data == bd);
+  CHECK(l.attrs.backend_v6_data == bd6);
+  // A v4-only config ignores the v6 side entirely.
+  Lease v4 = NodeToLease(n, kA);
+  CHECK(v4.Key() == "10.42.2.0-24");
+  CHECK_FALSE(v4.attrs.public_ipv6.valid());
+  CHECK(v4.attrs.backend_v6_data.empty());
+  // Either order of podCIDRs; host bits masked.
+  n.pod_cidrs = {"fd42:0:0:2::9/64", "10.42.2.0/24"};
+  CHECK(NodeToLease(n, kA, kDual).Key() == "10.42.2.0-24&fd42:0:0:2::-64");
+
+  // IPv6 only: no v4 annotation needed, no v4 subnet; podCIDRs or podCIDR alone.
+  Node v6 = N("n3", {{kA.kube_subnet_manager, "true"}, {kA.backend_type, "vxlan"}, {kA.backend_v6_data, bd6},
+                     {kA.public_ipv6, "fd18::13"}},
+              "fd42:0:0:3::/64", {"fd42:0:0:3::/64"});
+  Lease l6 = NodeToLease(v6, kA, kV6Only);
+  CHECK(l6.Key() == "0.0.0.0-0&fd42:0:0:3::-64");
+  CHECK_FALSE(l6.subnet.ip.valid());
+  CHECK(l6.attrs.public_ipv6.String() == "fd18::13");
+  CHECK(l6.attrs.backend_data.empty());
+  v6.pod_cidrs.clear();
+  CHECK(NodeToLease(v6, kA, kV6Only).subnet6.String() == "fd42:0:0:3::/64");
+
+  // flanneld's errors; a dual-stack peer that fails either family is skipped as a whole.
+  Node bad = n;
+  bad.annotations.erase(kA.public_ipv6);  // a v4-only node (flanneld without IPv6) in a dual-stack cluster
+  CHECK(ErrorOf([&] { NodeToLease(bad, kA, kDual); }) == "invalid IP address format");
+  CHECK(NodeToLease(bad, kA).Key() == "10.42.2.0-24");  // what a v4-only agent makes of it
+  bad.annotations[kA.public_ipv6] = "198.18.0.12";
+  CHECK(ErrorOf([&] { NodeToLease(bad, kA, kDual); }) == "invalid IPv6 address format");
+  bad = n;
+  bad.pod_cidrs = {"10.42.2.0/24"};
+  CHECK(ErrorOf([&] { NodeToLease(bad, kA, kDual); }) == "missing IPv6 address on n.Spec.PodCIDRs");
+  bad.pod_cidrs = {"10.42.2.0/24", "fd42:0:0:2::/64", "fd42:0:0:3::/64"};
+  CHECK(ErrorOf([&] { NodeToLease(bad, kA, kV6Only); }) == "node \"n2\" pod cidrs should be IPv4/IPv6 only or dualstack");
+  bad.pod_cidrs = {"10.42.2.0/24", "fd42::/129"};
+  CHECK(ErrorOf([&] { NodeToLease(bad, kA, kDual); }) == "invalid CIDR address: fd42::/129");
+  v6.pod_cidr = "10.42.3.0/24";
+  CHECK(ErrorOf([&] { NodeToLease(v6, kA, kV6Only); }) == "missing IPv6 address on n.Spec.PodCIDRs");
+}
+
+TEST_CASE("agent kube: which -v6 annotation updates re-program a peer", "[agent][kube][dualstack]") {
+  Node o = N("n2", {{kA.kube_subnet_manager, "true"}, {kA.backend_type, "vxlan"},
+                    {kA.backend_data, R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})"}, {kA.public_ip, "198.18.0.12"},
+                    {kA.backend_v6_data, R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e4"})"}, {kA.public_ipv6, "fd18::12"}},
+             "10.42.2.0/24", {"10.42.2.0/24", "fd42:0:0:2::/64"});
+  for (const std::string& key : {kA.backend_v6_data, kA.public_ipv6}) {
+    Node m = o;
+    m.annotations[key] += "x";
+    INFO(key);
+    CHECK(LeaseChanged(o, m, kA, kDual));
+    CHECK(LeaseChanged(o, m, kA, kV6Only));
+    CHECK_FALSE(LeaseChanged(o, m, kA));  // a v4-only config does not look at them
+  }
+  // In IPv6 only, the v4 annotations do not matter; backend-type does in every stack.
+  Node m = o;
+  m.annotations[kA.public_ip] = "198.18.0.99";
+  CHECK_FALSE(LeaseChanged(o, m, kA, kV6Only));
+  CHECK(LeaseChanged(o, m, kA, kDual));
+  m = o;
+  m.annotations[kA.backend_type] = "host-gw";
+  CHECK(LeaseChanged(o, m, kA, kV6Only));
+}
+
+TEST_CASE("agent kube: the own subnets from dual-stack and IPv6-only podCIDRs", "[agent][kube][dualstack]") {
+  const cni::IPNet net = Net("10.42.0.0/16"), net6 = Net("fd42::/56");
+  Node n = N("node-a", {}, "10.42.0.0/24", {"10.42.0.0/24", "fd42::/64"});
+  OwnCidrs own = OwnSubnets(n, kDual, net, net6);
+  CHECK(own.subnet.String() == "10.42.0.0/24");
+  CHECK(own.subnet6.String() == "fd42::/64");
+  // A v4-only config on a dual-stack cluster ignores the second podCIDR (flanneld too).
+  own = OwnSubnets(n, {}, net, {});
+  CHECK(own.subnet.String() == "10.42.0.0/24");
+  CHECK_FALSE(own.subnet6.ip.valid());
+  // IPv6 only: one v6 podCIDR (spec.podCIDR carries it too).
+  Node v6 = N("node-a", {}, "fd42:0:0:5::/64", {"fd42:0:0:5::/64"});
+  own = OwnSubnets(v6, kV6Only, {}, net6);
+  CHECK_FALSE(own.subnet.ip.valid());
+  CHECK(own.subnet6.String() == "fd42:0:0:5::/64");
+
+  CHECK(ErrorOf([&] { OwnSubnets(n, kDual, net, Net("fd43::/56")); }) ==
+        "subnet \"fd43::/56\" specified in the flannel net config doesn't contain \"fd42::/64\" IPv6 PodCIDR of the "
+        "\"node-a\" node");
+  // No IPv6Network in net-conf.json: flanneld prints the zero IP6Net.
+  CHECK(ErrorOf([&] { OwnSubnets(n, kDual, net, {}); }) ==
+        "subnet \"::/0\" specified in the flannel net config doesn't contain \"fd42::/64\" IPv6 PodCIDR of the "
+        "\"node-a\" node");
+  // A v6 podCIDR larger than the network (containsCIDR compares the masks).
+  Node big = N("node-a", {}, "fd42::/48", {"fd42::/48"});
+  CHECK(ErrorOf([&] { OwnSubnets(big, kV6Only, {}, net6); }).find("doesn't contain \"fd42::/48\" IPv6 PodCIDR") !=
+        std::string::npos);
+  // EnableIPv6 but the controller-manager assigned IPv4 only (no --cluster-cidr v6 part).
+  Node v4only = N("node-a", {}, "10.42.0.0/24", {"10.42.0.0/24"});
+  CHECK(ErrorOf([&] { OwnSubnets(v4only, kDual, net, net6); }) == "node \"node-a\" has no IPv6 pod cidr");
+  CHECK(ErrorOf([&] { OwnSubnets(v6, kDual, net, net6); }) == "node \"node-a\" has no IPv4 pod cidr");
+  Node three = N("node-a", {}, "10.42.0.0/24", {"10.42.0.0/24", "fd42::/64", "fd42:0:0:1::/64"});
+  try {
+    OwnSubnets(three, kDual, net, net6);
+    FAIL("no error");
+  } catch (const cni::Error& e) {
+    CHECK(e.msg() == "node \"node-a\" pod cidrs should be IPv4/IPv6 only or dualstack");
+    CHECK(e.code() == cni::kInvalidNetworkConfig);
+  }
+  Node unassigned = N("node-a", {}, "");
+  CHECK(ErrorOf([&] { OwnSubnets(unassigned, kV6Only, {}, net6); }) == "node \"node-a\" pod cidr not assigned");
+}
+
+TEST_CASE("agent kube: dual-stack and IPv6-only annotation PATCH bodies byte-identical to flanneld's",
+          "[agent][kube][dualstack]") {
+  weft::agent::LeaseAttrs attrs;
+  attrs.public_ip = *cni::IP::Parse("198.18.0.11");
+  attrs.public_ipv6 = *cni::IP::Parse("fd18::11");
+  attrs.backend_type = "vxlan";
+  attrs.backend_data = R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})";
+  attrs.backend_v6_data = R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e4"})";
+  Node fresh = N("n1", {{"node.alpha.kubernetes.io/ttl", "0"}}, "10.42.0.0/24", {"10.42.0.0/24", "fd42::/64"});
+  CHECK(AnnotationPatch(fresh, kA, attrs) ==
+        std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"{\"VNI\":1,\"VtepMAC\":\"12:c6:65:89:b4:e3\"}","flannel.alpha.coreos.com/backend-type":"vxlan","flannel.alpha.coreos.com/backend-v6-data":"{\"VNI\":1,\"VtepMAC\":\"12:c6:65:89:b4:e4\"}","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"198.18.0.11","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})"));
+
+  Node done = fresh;
+  done.annotations[kA.backend_data] = attrs.backend_data;
+  done.annotations[kA.backend_v6_data] = attrs.backend_v6_data;
+  done.annotations[kA.backend_type] = "vxlan";
+  done.annotations[kA.kube_subnet_manager] = "true";
+  done.annotations[kA.public_ip] = "198.18.0.11";
+  done.annotations[kA.public_ipv6] = "fd18::11";
+  CHECK_FALSE(AnnotationPatch(done, kA, attrs));
+
+  // Only the v6 side differs (flannel-v6.1 re-created with another MAC): only its key.
+  Node old6 = done;
+  old6.annotations[kA.backend_v6_data] = R"({"VNI":1,"VtepMAC":"aa:aa:aa:aa:aa:aa"})";
+  CHECK(AnnotationPatch(old6, kA, attrs) ==
+        std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-v6-data":"{\"VNI\":1,\"VtepMAC\":\"12:c6:65:89:b4:e4\"}"}}})"));
+
+  // public-ipv6-overwrite is published as public-ipv6; then nothing is left to send.
+  Node nat = done;
+  nat.annotations[kA.public_ipv6_overwrite] = "2001:db8::7";
+  CHECK(AnnotationPatch(nat, kA, attrs) ==
+        std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/public-ipv6":"2001:db8::7"}}})"));
+  nat.annotations[kA.public_ipv6] = "2001:db8::7";
+  CHECK_FALSE(AnnotationPatch(nat, kA, attrs));
+
+  // A v4-only agent (no PublicIPv6) neither compares nor touches stale -v6 keys.
+  weft::agent::LeaseAttrs v4 = attrs;
+  v4.public_ipv6 = {};
+  v4.backend_v6_data.clear();
+  CHECK_FALSE(AnnotationPatch(old6, kA, v4));
+
+  // IPv6-only vxlan: PublicIP 0.0.0.0 and no v4 data, so backend-data and public-ip are not written.
+  weft::agent::LeaseAttrs only6 = attrs;
+  only6.public_ip = cni::IP::V4(0);
+  only6.backend_data.clear();
+  Node fresh6 = N("n1", {}, "fd42::/64", {"fd42::/64"});
+  CHECK(AnnotationPatch(fresh6, kA, only6) ==
+        std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-type":"vxlan","flannel.alpha.coreos.com/backend-v6-data":"{\"VNI\":1,\"VtepMAC\":\"12:c6:65:89:b4:e4\"}","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})"));
+  Node done6 = fresh6;
+  done6.annotations[kA.backend_type] = "vxlan";
+  done6.annotations[kA.backend_v6_data] = only6.backend_v6_data;
+  done6.annotations[kA.kube_subnet_manager] = "true";
+  done6.annotations[kA.public_ipv6] = "fd18::11";
+  CHECK_FALSE(AnnotationPatch(done6, kA, only6));  // flanneld sends "{}" here
+
+  // IPv6-only host-gw: flanneld's rule writes the v4 keys too ("null", "0.0.0.0").
+  weft::agent::LeaseAttrs gw6 = only6;
+  gw6.backend_type = "host-gw";
+  gw6.backend_v6_data.clear();
+  CHECK(AnnotationPatch(fresh6, kA, gw6) ==
+        std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"host-gw","flannel.alpha.coreos.com/backend-v6-data":"null","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"0.0.0.0","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})"));
+}
+
+TEST_CASE("agent kube: the v6 VtepMAC and node-public-ipv6 read back", "[agent][kube][dualstack]") {
+  Node n = N("n1", {{kA.backend_data, R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})"},
+                    {kA.backend_v6_data, R"({"VNI":1,"VtepMAC":"12:C6:65:89:B4:E4"})"}},
+             "10.42.0.0/24");
+  CHECK(StoredVtepMac(n, kA) == std::optional<std::string>("12:c6:65:89:b4:e3"));
+  CHECK(StoredVtepMac(n, kA, true) == std::optional<std::string>("12:c6:65:89:b4:e4"));
+  n.annotations[kA.backend_v6_data] = "null";
+  CHECK_FALSE(StoredVtepMac(n, kA, true));
+
+  CHECK_FALSE(StoredPublicIP(n, kA, true));
+  n.annotations[kA.node_public_ipv6] = "fd18::99";
+  CHECK(StoredPublicIP(n, kA, true)->String() == "fd18::99");
+  CHECK_FALSE(StoredPublicIP(n, kA));  // the v4 one is its own annotation
+  n.annotations[kA.node_public_ipv6] = "198.18.0.99";
+  CHECK(ErrorOf([&] { StoredPublicIP(n, kA, true); }) ==
+        "node annotation flannel.alpha.coreos.com/node-public-ipv6: \"198.18.0.99\" is not an IPv6 address");
 }

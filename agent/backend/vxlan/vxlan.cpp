@@ -77,8 +77,8 @@ OwnSetup VxlanBackend::Init() {
   // device gets its own MAC from its own public address.
   spec_.mac = ctx_.v6 ? StableMac(machine + "|" + ext_.public_ip6.String() + "|" + std::to_string(spec_.vni) + "|v6")
                       : StableMac(machine + "|" + ext_.public_ip.String() + "|" + std::to_string(spec_.vni));
-  if (!ctx_.v6)  // kube: the published MAC of the v4 device
-    if (auto stored = ParseMac(cfg_.backend.vtep_mac)) spec_.mac = *stored;
+  // kube: the published MAC of the device (backend-data, backend-v6-data)
+  if (auto stored = ParseMac(ctx_.v6 ? cfg_.backend.vtep_mac6 : cfg_.backend.vtep_mac)) spec_.mac = *stored;
   mac_ = dataplane().EnsureVxlan(spec_);
   Log('I', "VXLAN device " + spec_.name + " VtepMAC " + MacString(mac_) + " MTU " + std::to_string(spec_.mtu));
   return {MarshalVxlanData(cfg_.backend.vni, mac_), spec_.mtu, ""};

@@ -89,10 +89,14 @@ void KubeSubnetManager::Start() {
     if (!obj) return;
     Node n = ParseNode(*obj);
     stored_mac_ = StoredVtepMac(n, ann_);
+    stored_mac6_ = StoredVtepMac(n, ann_, true);
     stored_public_ip_ = StoredPublicIP(n, ann_);
+    stored_public_ip6_ = StoredPublicIP(n, ann_, true);
   });
   if (stored_mac_) Log('I', "VtepMAC " + *stored_mac_ + " read back from " + ann_.backend_data);
+  if (stored_mac6_) Log('I', "IPv6 VtepMAC " + *stored_mac6_ + " read back from " + ann_.backend_v6_data);
   if (stored_public_ip_) Log('I', "public IP " + stored_public_ip_->String() + " from " + ann_.node_public_ip);
+  if (stored_public_ip6_) Log('I', "public IPv6 " + stored_public_ip6_->String() + " from " + ann_.node_public_ipv6);
 }
 
 NetworkConfig KubeSubnetManager::GetNetworkConfig() {
@@ -150,9 +154,9 @@ Lease KubeSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
       rt_.SleepFor(std::chrono::seconds(1));
       continue;
     }
-    cni::IPNet subnet;
+    OwnCidrs own;
     try {
-      subnet = OwnSubnet(*node, cfg_.network);
+      own = OwnSubnets(*node, stack(), cfg_.network, cfg_.ipv6_network);
     } catch (const cni::Error& e) {
       if (!Retryable(e)) throw;
       rt_.SetNotReady(e.msg());
@@ -160,8 +164,13 @@ Lease KubeSubnetManager::AcquireLease(const LeaseAttrs& attrs, const std::option
       continue;
     }
     Publish(*node, attrs);
+    {
+      std::lock_guard<std::mutex> lock(own_mu_);
+      own_attrs_ = attrs;
+    }
     Lease l;
-    l.subnet = subnet;
+    l.subnet = own.subnet;
+    l.subnet6 = own.subnet6;
     l.attrs = attrs;
     l.source = "node/" + node_name_;
     return l;  // never expires: RenewLease only republishes changed attributes
@@ -177,13 +186,20 @@ Lease KubeSubnetManager::RenewLease(const Lease& own) {
     client_.Patch(NodePath() + "/status", *patch, kStrategicMerge);
     Log('I', "annotated Node " + node_name_ + ": " + *patch);
   }
+  std::lock_guard<std::mutex> lock(own_mu_);
+  own_attrs_ = own.attrs;
   return own;
 }
 
 std::optional<Lease> KubeSubnetManager::LeaseOf(const Node& n) {
   if (!IsManaged(n, ann_)) return std::nullopt;
   try {
-    return NodeToLease(n, ann_);
+    Lease l = NodeToLease(n, ann_, stack());
+    if (n.name == node_name_) {
+      std::lock_guard<std::mutex> lock(own_mu_);
+      if (own_attrs_) l.attrs = *own_attrs_;
+    }
+    return l;
   } catch (const cni::Error& e) {
     Log('W', "Error turning node " + cni::GoQuote(n.name) + " to lease: " + e.msg() + " (peer skipped)");
     return std::nullopt;
@@ -237,7 +253,7 @@ void KubeSubnetManager::OnEvent(const std::string& type, const json& obj, std::s
   // An update re-programs a peer only when what the backend uses changed (flanneld's rule);
   // other Node changes (kubelet heartbeats, labels) are just remembered.
   bool relevant = it == known_.end() || IsManaged(it->second.node, ann_) != IsManaged(n, ann_) ||
-                  LeaseChanged(it->second.node, n, ann_) ||
+                  LeaseChanged(it->second.node, n, ann_, stack()) ||
                   it->second.node.pod_cidr != n.pod_cidr || it->second.node.pod_cidrs != n.pod_cidrs;
   if (!relevant) {
     it->second.node = std::move(n);
@@ -245,7 +261,7 @@ void KubeSubnetManager::OnEvent(const std::string& type, const json& obj, std::s
   }
   std::optional<Lease> now = LeaseOf(n);
   known_[n.name] = Known{n, now};
-  if (old && (!now || now->subnet != old->subnet)) sink({LeaseEvent::kRemoved, {*old}});
+  if (old && (!now || now->Key() != old->Key())) sink({LeaseEvent::kRemoved, {*old}});
   if (now) sink({LeaseEvent::kAdded, {*now}});
 }
 

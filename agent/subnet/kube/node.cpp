@@ -24,19 +24,19 @@ cni::IPNet ParseCidr(const std::string& s) {
   return n->Masked();
 }
 
-// spec.podCIDRs, or spec.podCIDR when the list is empty; the first entry of family 4.
-std::optional<cni::IPNet> PodCidr4(const Node& n, const std::string& name_for_errors) {
+// spec.podCIDRs, or spec.podCIDR when the list is empty; the first entry of the family.
+std::optional<cni::IPNet> PodCidr(const Node& n, bool v6) {
   if (n.pod_cidrs.empty()) {
     cni::IPNet c = ParseCidr(n.pod_cidr);
-    if (c.ip.is4()) return c;
+    if (c.ip.is4() != v6) return c;
     return std::nullopt;
   }
   if (n.pod_cidrs.size() > 2)
-    Malformed("node " + cni::GoQuote(name_for_errors) + " pod cidrs should be IPv4/IPv6 only or dualstack");
+    Malformed("node " + cni::GoQuote(n.name) + " pod cidrs should be IPv4/IPv6 only or dualstack");
   std::optional<cni::IPNet> out;
   for (const auto& s : n.pod_cidrs) {
     cni::IPNet c = ParseCidr(s);
-    if (c.ip.is4() && !out) out = c;
+    if (c.ip.is4() != v6 && !out) out = c;
   }
   return out;
 }
@@ -114,63 +114,104 @@ Node ParseNode(const json& obj) {
 
 bool IsManaged(const Node& n, const Annotations& a) { return n.Annotation(a.kube_subnet_manager) == "true"; }
 
-Lease NodeToLease(const Node& n, const Annotations& a) {
+Lease NodeToLease(const Node& n, const Annotations& a, Stack stack) {
   Lease l;
-  std::string pip = n.Annotation(a.public_ip);
-  auto ip = cni::IP::Parse(pip);
-  if (!ip) Malformed("invalid IP address format");
-  if (!ip->is4()) Malformed("invalid IPv4 address format");
-  l.attrs.public_ip = *ip;
-  l.attrs.backend_data = n.Annotation(a.backend_data);
-  auto cidr = PodCidr4(n, n.name);
-  if (!cidr) Malformed("missing IPv4 address on n.Spec.PodCIDRs");
-  l.subnet = *cidr;
+  if (stack.ipv4) {
+    auto ip = cni::IP::Parse(n.Annotation(a.public_ip));
+    if (!ip) Malformed("invalid IP address format");
+    if (!ip->is4()) Malformed("invalid IPv4 address format");
+    l.attrs.public_ip = *ip;
+    l.attrs.backend_data = n.Annotation(a.backend_data);
+    auto cidr = PodCidr(n, false);
+    if (!cidr) Malformed("missing IPv4 address on n.Spec.PodCIDRs");
+    l.subnet = *cidr;
+  }
+  if (stack.ipv6) {
+    auto ip = cni::IP::Parse(n.Annotation(a.public_ipv6));
+    if (!ip) Malformed("invalid IP address format");
+    if (ip->is4()) Malformed("invalid IPv6 address format");  // Go's ParseIP6 takes an IPv4 one too
+    l.attrs.public_ipv6 = *ip;
+    l.attrs.backend_v6_data = n.Annotation(a.backend_v6_data);
+    auto cidr = PodCidr(n, true);
+    if (!cidr) Malformed("missing IPv6 address on n.Spec.PodCIDRs");
+    l.subnet6 = *cidr;
+  }
   l.attrs.backend_type = n.Annotation(a.backend_type);
   l.source = "node/" + n.name;
   return l;
 }
 
-bool LeaseChanged(const Node& o, const Node& n, const Annotations& a) {
-  return o.Annotation(a.backend_data) != n.Annotation(a.backend_data) ||
-         o.Annotation(a.backend_type) != n.Annotation(a.backend_type) ||
-         o.Annotation(a.public_ip) != n.Annotation(a.public_ip);
+bool LeaseChanged(const Node& o, const Node& n, const Annotations& a, Stack stack) {
+  auto differs = [&](const std::string& key) { return o.Annotation(key) != n.Annotation(key); };
+  return differs(a.backend_type) || (stack.ipv4 && (differs(a.backend_data) || differs(a.public_ip))) ||
+         (stack.ipv6 && (differs(a.backend_v6_data) || differs(a.public_ipv6)));
 }
 
-cni::IPNet OwnSubnet(const Node& n, const cni::IPNet& network) {
+namespace {
+
+// containsCIDR of the config's network and a podCIDR, with flanneld's error text.
+void CheckContained(const Node& n, const cni::IPNet& network, const cni::IPNet& cidr, bool v6) {
+  if (network.ip.valid() && network.prefix <= cidr.prefix && network.Contains(cidr.ip)) return;
+  std::string net_str = network.ip.valid() ? network.Masked().String() : (v6 ? "::/0" : "0.0.0.0/0");
+  throw cni::Error(cni::kInvalidNetworkConfig, "subnet " + cni::GoQuote(net_str) +
+                                                   " specified in the flannel net config doesn't contain " +
+                                                   cni::GoQuote(cidr.String()) + (v6 ? " IPv6" : "") +
+                                                   " PodCIDR of the " + cni::GoQuote(n.name) + " node");
+}
+
+}  // namespace
+
+OwnCidrs OwnSubnets(const Node& n, Stack stack, const cni::IPNet& network, const cni::IPNet& ipv6_network) {
   if (n.pod_cidr.empty())
     throw cni::Error(cni::kTryAgainLater, "node " + cni::GoQuote(n.name) + " pod cidr not assigned");
-  std::optional<cni::IPNet> cidr;
-  try {
-    cidr = PodCidr4(n, n.name);
-  } catch (const cni::Error& e) {
-    throw cni::Error(cni::kInvalidNetworkConfig, e.msg());
+  OwnCidrs out;
+  for (bool v6 : {false, true}) {
+    if (!(v6 ? stack.ipv6 : stack.ipv4)) continue;
+    std::optional<cni::IPNet> cidr;
+    try {
+      cidr = PodCidr(n, v6);
+    } catch (const cni::Error& e) {
+      throw cni::Error(cni::kInvalidNetworkConfig, e.msg());
+    }
+    if (!cidr)
+      throw cni::Error(cni::kInvalidNetworkConfig,
+                       "node " + cni::GoQuote(n.name) + " has no IPv" + (v6 ? "6" : "4") + " pod cidr");
+    CheckContained(n, v6 ? ipv6_network : network, *cidr, v6);
+    (v6 ? out.subnet6 : out.subnet) = *cidr;
   }
-  if (!cidr) throw cni::Error(cni::kInvalidNetworkConfig, "node " + cni::GoQuote(n.name) + " has no IPv4 pod cidr");
-  std::string net_str = network.ip.valid() ? network.Masked().String() : "0.0.0.0/0";
-  if (!network.ip.valid() || network.prefix > cidr->prefix || !network.Contains(cidr->ip))
-    throw cni::Error(cni::kInvalidNetworkConfig, "subnet " + cni::GoQuote(net_str) +
-                                                     " specified in the flannel net config doesn't contain " +
-                                                     cni::GoQuote(cidr->String()) + " PodCIDR of the " +
-                                                     cni::GoQuote(n.name) + " node");
-  return *cidr;
+  return out;
 }
 
 std::optional<std::string> AnnotationPatch(const Node& n, const Annotations& a, const LeaseAttrs& in) {
   LeaseAttrs attrs = in;
   if (attrs.backend_data.empty()) attrs.backend_data = "null";  // json.Marshal of a nil RawMessage
+  if (attrs.backend_v6_data.empty()) attrs.backend_v6_data = "null";
+  const std::string& type = attrs.backend_type;
   const std::string pip = attrs.public_ip.String();
   const std::string overwrite = n.Annotation(a.public_ip_overwrite);
-  bool differs = n.Annotation(a.backend_data) != attrs.backend_data ||
-                 n.Annotation(a.backend_type) != attrs.backend_type || n.Annotation(a.public_ip) != pip ||
-                 n.Annotation(a.kube_subnet_manager) != "true" || (!overwrite.empty() && overwrite != pip);
+  const bool has6 = attrs.public_ipv6.valid();  // flanneld: attrs.PublicIPv6 != nil
+  const std::string pip6 = has6 ? attrs.public_ipv6.String() : "";
+  const std::string overwrite6 = n.Annotation(a.public_ipv6_overwrite);
+  const bool managed = n.Annotation(a.kube_subnet_manager) == "true";
+  bool differs = n.Annotation(a.backend_data) != attrs.backend_data || n.Annotation(a.backend_type) != type ||
+                 n.Annotation(a.public_ip) != pip || !managed || (!overwrite.empty() && overwrite != pip);
+  differs = differs || (has6 && (n.Annotation(a.backend_v6_data) != attrs.backend_v6_data ||
+                                 n.Annotation(a.backend_type) != type || n.Annotation(a.public_ipv6) != pip6 ||
+                                 !managed || (!overwrite6.empty() && overwrite6 != pip6)));
   if (!differs) return std::nullopt;
   std::map<std::string, std::string> want = n.annotations;
-  want[a.backend_type] = attrs.backend_type;
-  bool write_data = attrs.backend_type != "vxlan" || attrs.backend_data != "null";
-  if (write_data) {
+  want[a.backend_type] = type;
+  if (type != "vxlan" || attrs.backend_data != "null") {
     want[a.backend_data] = attrs.backend_data;
-    if (!overwrite.empty()) want[a.public_ip] = overwrite;  // flanneld logs "Overriding public ip with ..."
-    else want[a.public_ip] = pip;
+    want[a.public_ip] = overwrite.empty() ? pip : overwrite;  // flanneld logs "Overriding public ip with ..."
+  }
+  // flanneld's rule for the v6 keys (only vxlan, wireguard, host-gw and extension carry them).
+  bool write6 = (type == "vxlan" && attrs.backend_v6_data != "null") ||
+                (type == "wireguard" && attrs.backend_v6_data != "null" && has6) ||
+                ((type == "host-gw" || type == "extension") && has6);
+  if (write6) {
+    want[a.backend_v6_data] = attrs.backend_v6_data;
+    want[a.public_ipv6] = overwrite6.empty() ? pip6 : overwrite6;  // "Overriding public ipv6 with ..."
   }
   want[a.kube_subnet_manager] = "true";
   cni::Json changed = cni::Json::object();
@@ -193,8 +234,8 @@ std::string NetworkAvailablePatch(std::time_t now) {
          R"(","reason":"FlannelIsUp","message":"Flannel is running on this node"}]}})";
 }
 
-std::optional<std::string> StoredVtepMac(const Node& n, const Annotations& a) {
-  auto it = n.annotations.find(a.backend_data);
+std::optional<std::string> StoredVtepMac(const Node& n, const Annotations& a, bool v6) {
+  auto it = n.annotations.find(v6 ? a.backend_v6_data : a.backend_data);
   if (it == n.annotations.end()) return std::nullopt;
   // Go decodes the key case-insensitively.
   cni::Json j = cni::Json::parse(it->second, nullptr, false);
@@ -209,13 +250,14 @@ std::optional<std::string> StoredVtepMac(const Node& n, const Annotations& a) {
   return s;
 }
 
-std::optional<cni::IP> StoredPublicIP(const Node& n, const Annotations& a) {
-  std::string v = n.Annotation(a.node_public_ip);
+std::optional<cni::IP> StoredPublicIP(const Node& n, const Annotations& a, bool v6) {
+  const std::string& key = v6 ? a.node_public_ipv6 : a.node_public_ip;
+  std::string v = n.Annotation(key);
   if (v.empty()) return std::nullopt;
   auto ip = cni::IP::Parse(v);
-  if (!ip || !ip->is4())
-    throw cni::Error(cni::kInvalidNetworkConfig, "node annotation " + a.node_public_ip + ": " + cni::GoQuote(v) +
-                                                     " is not an IPv4 address");
+  if (!ip || ip->is4() == v6)
+    throw cni::Error(cni::kInvalidNetworkConfig, "node annotation " + key + ": " + cni::GoQuote(v) +
+                                                     " is not an IPv" + (v6 ? "6" : "4") + " address");
   return ip;
 }
 
