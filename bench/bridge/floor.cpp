@@ -13,7 +13,8 @@
 //                    up; with isDefaultGateway (--default-route) the default route via the gateway
 //   host-local       under the flock of <dataDir>/<network>/lock: the reservation file (O_EXCL,
 //                    "<container id>\r\n<ifname>") and last_reserved_ip.0
-// The two lookups any implementation needs (the bridge's and the pod end's ifindex) are included.
+// The lookups libcni's net layer makes on the way (the bridge, the new host end, the pod end) are
+// included; the reads bridge makes beyond them (its MAC again, its addresses, ip_forward) are not.
 // DEL undoes it: the pod end deleted (the kernel removes the pair), the reservation removed under
 // the lock. Every step goes through libcni's net layer (netlink.h, sysctl.h), the same requests
 // the plugin sends.
@@ -24,8 +25,8 @@
 //   --setup  first (untimed) create the bridge with the gateway address and up when it is missing
 //            (the bare scenario and the tests; the live scenario's bridge already exists)
 //   --runs   ADD+DEL pairs to time (default 1)
-//   --keep   ADD only, once, untimed output aside, and leave the result (tests compare it with a
-//            real bridge ADD)
+//   --keep   ADD only, once, untimed, and leave the result (the test compares it with a real
+//            bridge ADD's)
 // Prints one line per run: "<add wall us> <add cpu us> <del wall us> <del cpu us>", CPU being
 // this process's user+system time (CLOCK_PROCESS_CPUTIME_ID). Exit status 0, 1 on any error,
 // 2 on bad usage.
