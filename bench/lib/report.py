@@ -166,8 +166,8 @@ class Report:
                      "chain, per-pod masquerade chains as the reference's ipMasq writes them, flannel's chains), "
                      "%s conntrack entries from TCP connections held open through a mapped port of a pod served "
                      "by a real server (%s at the end). portmap runs with `snat: true` and re-adds the same container "
-                     "after its DEL; the floors are the same changes made with `ip` / `iptables-restore` in this "
-                     "state.\n" % (lv.get("links", "?"), lv.get("nat_rules", "?"), lv.get("conntrack", "?"),
+                     "after its DEL; the floors are the same changes made in this state by `bench/bridge-floor` "
+                     "(plus two static process starts) and `iptables-restore`.\n" % (lv.get("links", "?"), lv.get("nat_rules", "?"), lv.get("conntrack", "?"),
                                    lv.get("conntrack_end", "?")))
             L.append(self.table(self.groups("live"), ["ADD", "DEL", "ADD+DEL"]))
             L.append("")

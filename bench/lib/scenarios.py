@@ -177,6 +177,8 @@ class Bench:
     def floors(self, runs, tag=""):
         self.floor_group("floor-spawn", "spawn /bin/true (harness + exec)",
                          lambda: {"run": sh("/bin/true")}, runs)
+        self.floor_group("floor-start", "process start: an empty main(), static / dynamic (libc only)",
+                         lambda: {"static": sh(spawn.NOP["static"]), "dynamic": sh(spawn.NOP["dynamic"])}, runs)
         pod = self.pods[-1]
 
         def veth():
@@ -184,7 +186,31 @@ class Bench:
             d = sh("ip", "link", "del", "wbfloor0")
             return {"veth add": a, "veth del": d}
         self.floor_group("floor-veth", "ip link add/del veth pair (peer in pod netns)", veth, runs)
+        self.bridge_floor("floor-bridge", "bridge-floor: bridge + host-local's changes, in one process",
+                          runs, ["--bridge", "wbflbr", "--setup", "--addr", "10.219.0.2/16", "--gw", "10.219.0.1"])
         self.fw_floor(runs, 0)
+
+    def bridge_floor(self, gid, title, runs, args):
+        """The kernel changes of one bridge + host-local ADD and DEL made by bench/bridge/floor.cpp in
+        one process, timed inside it (no process start in the figure; see bridge_floor_keys)."""
+        exe = self.cfg.get("floor_bin")
+        if not exe or not os.access(exe, os.X_OK):
+            self.log("  %-46s not built (%s)" % (title, exe))
+            return
+        argv = [exe, "--netns", "/run/netns/" + self.pods[-1], "--datadir", os.path.join(self.tmp, gid)] + args
+
+        def fn():
+            c = sh(*argv)
+            aw, ac, dw, dc = (int(x) / 1000.0 for x in c.out.split())
+            return {"bridge add": Call(aw, ac, c.rss, b""), "bridge del": Call(dw, dc, c.rss, b"")}
+        self.floor_group(gid, title, fn, runs)
+
+    def bridge_floor_keys(self, gid, op, starts=2):
+        """Floor keys of a bridge + host-local op: the harness's changes plus `starts` static
+        process starts (bridge's and host-local's exec); the veth floor when the harness is missing."""
+        if any(g["id"] == gid for g in self.groups):
+            return ["%s/bridge %s" % (gid, op)] + ["floor-start/static"] * starts
+        return ["floor-live-veth/veth %s" % op if "live" in gid else "floor-veth/veth %s" % op]
 
     def fw_floor(self, runs, nrules):
         add = (b"*nat\n:WB-FLOOR - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j WB-FLOOR\n"
@@ -315,10 +341,9 @@ class Bench:
                     d = cni(path, "DEL", json.dumps(dconf).encode(), cid, pod)
                     return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
                 fns[side] = fn
-            floor = {"ADD": ["floor-veth/veth add"], "DEL": ["floor-veth/veth del"]}
+            floor = {op: self.bridge_floor_keys("floor-bridge", op.lower()) for op in ("ADD", "DEL")}
             if masq:
-                floor = {"ADD": ["floor-veth/veth add", "floor-fw-0/fw add"],
-                         "DEL": ["floor-veth/veth del", "floor-fw-0/fw del"]}
+                floor = {"ADD": floor["ADD"] + ["floor-fw-0/fw add"], "DEL": floor["DEL"] + ["floor-fw-0/fw del"]}
             self.compare("bridge-masq" if masq else "bridge", "plugin",
                          "bridge + host-local, ipMasq %s" % ("on" if masq else "off"), fns, runs, floor=floor)
 
@@ -480,17 +505,20 @@ class Bench:
                 return {"ADD": ca, "DEL": cd, "ADD+DEL": _agg([ca, cd])}
             fns[side] = fn
         what = "flannel → bridge → host-local, portmap" if flannel else "bridge → host-local, portmap"
+        # one pod: the bridge floor (+ flannel's start) and one iptables-restore commit, the stand-in
+        # for portmap's start and its commit as in portmap's own rows
+        fw = "floor-live-fw/fw %s" if live else "floor-fw-0/fw %s"
+        floor = {op: self.bridge_floor_keys("floor-live-bridge" if live else "floor-bridge", op.lower(),
+                                            3 if flannel else 2) + [fw % op.lower()]
+                 for op in ("ADD", "DEL")} if npods == 1 else None
         if live:
             self.compare("pods-live-%d" % npods, "live",
                          "live node: %s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
-                         floor={"ADD": ["floor-live-veth/veth add", "floor-live-fw/fw add"],
-                                "DEL": ["floor-live-veth/veth del", "floor-live-fw/fw del"]} if npods == 1 else None)
+                         floor=floor)
             return
         self.compare("pods-%s-%d" % ("fl" if flannel else "br", npods), "lifecycle",
                      "%s: %d pod%s" % (what, npods, "s in parallel" if npods > 1 else ""), fns, runs,
-                     floor={"ADD": ["floor-veth/veth add", "floor-fw-0/fw add"],
-                            "DEL": ["floor-veth/veth del", "floor-fw-0/fw del"]} if npods == 1 else None,
-                     x=npods, series="flannel" if flannel else "bridge")
+                     floor=floor, x=npods, series="flannel" if flannel else "bridge")
 
     # ---- live node ------------------------------------------------------------------------------
     LIVE_BRIDGE = "wbpm"     # the bridge of portmap_prev(); the live state grows around it
@@ -634,6 +662,9 @@ class Bench:
             d = sh("ip", "link", "del", "wbfloor0")
             return {"veth add": a, "veth del": d}
         self.floor_group("floor-live-veth", "live node: ip link add/del veth pair (peer in pod netns)", veth, runs)
+        self.bridge_floor("floor-live-bridge", "live node: bridge-floor: bridge + host-local's changes, in one process",
+                          runs, ["--bridge", self.LIVE_BRIDGE, "--hairpin", "--default-route",
+                                 "--addr", "10.212.200.2/16", "--gw", "10.212.0.1"])
         add = (b"*nat\n:WB-FLOOR - [0:0]\n-A PREROUTING -m addrtype --dst-type LOCAL -j WB-FLOOR\n"
                + b"".join(b"-A WB-FLOOR -p tcp -m tcp --dport %d -j DNAT --to-destination 10.99.0.2:80\n"
                           % (8000 + k) for k in range(4)) + b"COMMIT\n")
@@ -693,7 +724,7 @@ class Bench:
                 return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
             fns[side] = fn
         self.compare("live-bridge", "live", "live node: bridge + host-local, ipMasq off", fns, runs,
-                     floor={"ADD": ["floor-live-veth/veth add"], "DEL": ["floor-live-veth/veth del"]})
+                     floor={op: self.bridge_floor_keys("floor-live-bridge", op.lower()) for op in ("ADD", "DEL")})
 
     def live_bridge_conf(self, side, version, name, tag):
         """A conf on the live bridge; each side allocates from its own slice of the bridge's /16."""

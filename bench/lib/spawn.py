@@ -15,18 +15,26 @@ PATH_ENV = "/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Path of the compiled bench/lib/spawn.c; see build_launcher().
 LAUNCHER = None
+# The process-start floors compiled from bench/lib/nop.c: {"static": path, "dynamic": path}.
+NOP = {}
 
 
-def build_launcher(tmp):
-    """Compiles spawn.c into tmp and uses it for every later call."""
-    global LAUNCHER
-    exe = os.path.join(tmp, "spawn")
-    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "spawn.c")
-    pid = os.posix_spawnp("cc", ["cc", "-O2", "-o", exe, src], dict(os.environ))
+def _cc(src, exe, *flags):
+    src = os.path.join(os.path.dirname(os.path.abspath(__file__)), src)
+    pid = os.posix_spawnp("cc", ["cc", "-O2", *flags, "-o", exe, src], dict(os.environ))
     _, status = os.waitpid(pid, 0)
     if status != 0:
         raise CallError("cannot compile %s (is build-essential installed?)" % src)
-    LAUNCHER = exe
+    return exe
+
+
+def build_launcher(tmp):
+    """Compiles spawn.c into tmp and uses it for every later call; compiles nop.c static and
+    dynamic (NOP)."""
+    global LAUNCHER
+    LAUNCHER = _cc("spawn.c", os.path.join(tmp, "spawn"))
+    NOP["static"] = _cc("nop.c", os.path.join(tmp, "nop-static"), "-static")
+    NOP["dynamic"] = _cc("nop.c", os.path.join(tmp, "nop-dynamic"))
 
 
 class CallError(Exception):

@@ -28,6 +28,8 @@ done
 # The floors were measured.
 grep -Eq '^\| ip link add/del veth pair .*\| veth del \| [0-9.]+ \([0-9.]+–[0-9.]+\) \|$' "$R" || fail "veth floor row"
 grep -Eq '^\| iptables-restore: .*\| fw del \| [0-9.]+ ' "$R" || fail "firewall floor row"
+grep -Eq '^\| process start: .*\| static \| [0-9.]+ ' "$R" || fail "static process start floor row"
+grep -Eq '^\| bridge-floor: .*\| bridge add \| [0-9.]+ ' "$R" || fail "bridge-floor row (is <build>/bench/bridge-floor built?)"
 # The reference column holds a measured median with its spread in every comparison that ran.
 grep -Eq '^\| host-local \| ADD \| [0-9.]+ \([0-9.]+–[0-9.]+\) \|' "$R" || fail "host-local ADD row"
 grep -Eq '^\| bridge \+ host-local, ipMasq on \| DEL \| [0-9.]+ \(' "$R" || fail "bridge ipMasq DEL row"
