@@ -15,33 +15,22 @@
 #include "agent/subnet/kube/connection.h"
 #include "cni/encoding.h"
 #include "cni/error.h"
+#include "support.h"
 
 using namespace weft::agent::kube;
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/wm-kubeconf-XXXXXX";
-    path = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : weft::test::TempDir {
+  TempDir() : weft::test::TempDir("kubeconf") {}
   std::string Write(const std::string& name, const std::string& text) const {
     std::ofstream(path / name) << text;
     return (path / name).string();
   }
 };
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cni::Error& e) {
-    return e.msg();
-  }
-  return "(no error)";
-}
+using weft::test::ErrorOf;
 
 const char* kTwoContexts = R"(apiVersion: v1
 kind: Config

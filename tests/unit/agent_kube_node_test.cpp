@@ -6,6 +6,7 @@
 
 #include "agent/subnet/kube/node.h"
 #include "cni/error.h"
+#include "support.h"
 
 using namespace weft::agent;
 using namespace weft::agent::kube;
@@ -26,14 +27,7 @@ Node N(const std::string& name, std::map<std::string, std::string> ann, std::str
   return n;
 }
 
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cni::Error& e) {
-    return e.msg();
-  }
-  return "(no error)";
-}
+using weft::test::ErrorOf;
 
 cni::IPNet Net(const char* s) { return *cni::IPNet::Parse(s); }
 
