@@ -28,6 +28,7 @@
 #include "cni/error.h"
 #include "cni/files.h"
 #include "gencache.h"
+#include "nftwrite.h"
 #include "plan.h"
 #include "proc.h"
 #include "queue.h"
@@ -149,6 +150,8 @@ class RestoreBackend : public Backend {
       }
       if (queued && queue.TakeDone(*queued)) return;
     }
+    StateCache cache;
+    bool trust_record = true;  // false once a failure makes what was recorded suspect
     for (int attempt = 0;; ++attempt) {
       // Requests queued by callers waiting for the lock, planned after ours (first try only).
       std::vector<QueuedRequest> joined;
@@ -157,15 +160,14 @@ class RestoreBackend : public Backend {
       for (const QueuedRequest& r : joined) all.insert(all.end(), r.chains.begin(), r.chains.end());
       ChainKeys keys = KeysOf(all);
       std::optional<uint32_t> g0 = gen.Get();
-      StateCache cache;
       std::map<std::string, TableState> states;
       bool recorded = false;
+      if (!trust_record) cache = StateCache{};
       if (g0) {
-        // After a failure, nothing recorded is trusted: read.
         if (attempt == 0) cache = StateCache::Parse(ReadAll(lock.get()));
         if (cache.cookie != gen.cookie()) cache = StateCache{};
         cache.cookie = gen.cookie();
-        recorded = attempt == 0 && Refresh(cache, gen, *g0, family, keys) &&
+        recorded = trust_record && Refresh(cache, gen, *g0, family, keys) &&
                    cache.Lookup(family, keys, states);
         cache.genid = g0;
       }
@@ -177,16 +179,17 @@ class RestoreBackend : public Backend {
           StorePrints(cache, gen, *g0, family, keys);
         }
       }
+      const std::map<std::string, TableState> before = states;
       std::vector<Op> ops = plan(states);
       for (size_t i = 0; i < joined.size(); ++i) {
         const QueuedRequest& r = joined[i];
-        std::map<std::string, TableState> before = states;
+        std::map<std::string, TableState> saved = states;
         try {
           std::vector<Op> more = r.ensure ? PlanEnsure(family, r.chains, states)
                                           : PlanRemove(family, r.chains, states);
           ops.insert(ops.end(), more.begin(), more.end());
         } catch (const Error&) {  // its caller will commit it alone and see the error
-          states = std::move(before);
+          states = std::move(saved);
           queue.Finish({r}, false);
           joined.erase(joined.begin() + static_cast<std::ptrdiff_t>(i--));
         }
@@ -214,6 +217,31 @@ class RestoreBackend : public Backend {
         }
         Record(lock.get(), cache);
       };
+      // In-process: the ops as one batch tied to generation g0 (nftwrite.h). Its answer comes
+      // after the commit, so the lock goes and the hook runs right then.
+      if (g0) {
+        BatchResult res = WriteBatch(gen.socket(), family, ops, before, *g0);
+        if (res == BatchResult::kCommitted) {
+          record_result(gen.Get());
+          queue.Finish(joined, true);
+          CommitDone();
+          return;
+        }
+        if ((res == BatchResult::kRestart || res == BatchResult::kUnknown) && attempt < kAttempts) {
+          // Someone changed the ruleset since g0 (nothing was done: plan again on a refreshed
+          // record), or what the batch did is unknown (plan again on a real read; Ensure and
+          // Remove of what is already done are no-ops).
+          if (res == BatchResult::kUnknown) {
+            trust_record = false;
+            Record(lock.get(), StateCache{});
+          }
+          queue.Finish(joined, false);
+          continue;
+        }
+        // Refused: typically a table or built-in chain that does not exist yet, which
+        // iptables-restore creates as iptables-nft wants them; it also words any error the way
+        // the reference's does.
+      }
       // iptables-restore commits a one-table script in one batch and then closes its netlink
       // socket, which waits for the kernel to free what the batch deleted (an RCU grace period,
       // ~13 ms). Watching for its commit lets the next caller in at the commit instead of at
@@ -256,7 +284,8 @@ class RestoreBackend : public Backend {
         // alone. A record can't be stale while the generation matches, but a failure after using
         // one is retried once with a real read rather than trusted.
         queue.Finish(joined, false);
-        if (recorded || !joined.empty()) continue;
+        trust_record = false;
+        if ((recorded || !joined.empty()) && attempt < kAttempts) continue;
         throw;
       }
       if (g0 && !released) {
@@ -375,6 +404,7 @@ class RestoreBackend : public Backend {
   }
 
   static constexpr size_t kBigTable = 2000;
+  static constexpr int kAttempts = 4;  // bound on re-planning one call
 
   static std::string BigMarker(Family family) {
     struct stat st;

@@ -46,7 +46,8 @@ struct Rule {
   std::string target;  // "ACCEPT", "DNAT", a chain name, or empty (no target)
   std::vector<Option> target_options;
 
-  /// Parses an argument vector; throws cni::Error for options it does not know.
+  /// Parses an argument vector; throws cni::Error for options it does not know and for rules
+  /// outside the closed set the writers encode (see CheckWritable in the fw layer's xt.h).
   static Rule Parse(Family family, std::span<const std::string> args);
   std::string Canonical() const;
 };
