@@ -737,7 +737,7 @@ std::vector<Shape> Shapes() {
     out.push_back({"FLANNEL-FWD" + fam, f, {weft::agent::ForwardChain(net)}});
     // what else Rule::Parse knows: ports by range and negation, tcp source and destination
     // ports together, exact and wildcard interfaces, marks without a mask, SNAT, addrtype with
-    // both types, other conntrack states, a protocol by number
+    // both types, other conntrack states, icmp (by number for v4)
     Chain misc;
     misc.name = "WEFT-MISC";  // reached from no hook, so DNAT and SNAT may share it
     misc.rules = {{"-p", "tcp", "--sport", "1000", "--dport", "2000", "-j", "RETURN"},
@@ -746,7 +746,7 @@ std::vector<Shape> Shapes() {
                   {"-p", "udp", "--dport", "3000:3010", "-j", "RETURN"},
                   {"-p", "udp", "!", "--sport", "5:6", "-j", "RETURN"},
                   {"!", "-p", "tcp", "-j", "RETURN"},
-                  {"-p", "47", "-j", "RETURN"},
+                  {"-p", v4 ? "1" : "ipv6-icmp", "-j", "RETURN"},
                   {"-p", "sctp", "!", "--dport", "7:9", "-j", "RETURN"},
                   {"-i", "eth0", "-j", "RETURN"},
                   {"!", "-i", "veth+", "-o", "cni0", "-j", "RETURN"},

@@ -105,6 +105,8 @@ TEST_CASE("fw: rules outside the closed set the writers encode are refused at pa
   refused({"-m", "mark", "--mark", "0x1/zz"});
   refused({"-m", "comment", "--comment", std::string(256, 'x')});
   refused({"-p", "nosuchproto"});
+  refused({"-p", "47"});      // iptables-save prints "-p gre"
+  refused({"-p", "icmpv6"});  // ... "-p ipv6-icmp", and only in ip6tables
   refused({"-m", "owner"});
   // shapes iptables would write differently from their canonical text
   refused({"-p", "all"});

@@ -4,9 +4,9 @@
 // iptc_init per table, the operations of plan.h on that handle, one iptc_commit. A lock that
 // stays busy fails with CNI code 11 (try again later) instead of hanging the runtime.
 // Entries carry the extension payloads of xt.h (the revisions iptables 1.8.9 picks) and are
-// decoded back into canonical text to read the tables,
-// so "already there?" is the same comparison as on the other backends. Rules of extensions we
-// don't know are kept as opaque text: never equal to ours, never touched except by chain target.
+// decoded back into canonical text to read the tables, so "already there?" is the same
+// comparison as on the other backends. Rules of extensions we don't know are kept as opaque
+// text: never equal to ours, never touched except by chain target.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libiptc/libiptc.h>

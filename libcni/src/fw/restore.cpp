@@ -1,21 +1,24 @@
-// The iptables backend that drives the iptables command itself: a read of the current rules of
-// the chains involved and one `iptables-restore --noflush` to apply every change of the
-// call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
-// This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
-// where the host's iptables tools show them.
+// The iptables backend for hosts whose `iptables` is iptables-nft (and, in the static build, for
+// iptables-legacy through iptables-legacy-restore): a read of the current rules of the chains
+// involved, then every change of the call as a single transaction. On nf_tables that transaction
+// is one netlink batch written in-process with exactly the expressions iptables-nft writes
+// (nftwrite.h), so rules land where and how the host's iptables tools show them; only a batch the
+// kernel refuses (a table or built-in chain that does not exist yet) goes through one
+// `iptables-restore --noflush`, which creates them as iptables-nft wants them.
 //
 // On nf_tables the read is usually skipped: the state the previous weft call in this namespace
 // left behind is recorded with the ruleset generation its transaction produced, and reused while
 // the generation is unchanged or, when it moved, while in-process digests of the chains still
-// match (see gencache.h), so a call is a few netlink queries and one iptables-restore process.
-// Otherwise the read is scoped to the chains of the call (see ReadChains), so a big nat table
-// does not slow every call down, and a small one costs one read. Callers that find the lock
-// taken queue their request, and the holder commits it with its own (see queue.h).
+// match (see gencache.h), so a call is a few netlink queries and one batch. Otherwise the read is
+// scoped to the chains of the call (see ReadChains), so a big nat table does not slow every call
+// down, and a small one costs one read. Callers that find the lock taken queue their request,
+// and the holder commits it with its own (see queue.h).
 // Read-modify-write is serialised across weft processes by a per-namespace lock file with a
 // bounded wait (iptables-nft takes no lock itself, so holding ours around both steps cannot
-// deadlock, and callers in other namespaces never wait for it). For the legacy flavour the child
-// takes the xtables lock itself (-w), and our read-modify-write is serialised by a separate weft
-// lock.
+// deadlock, and callers in other namespaces never wait for it); the batch is also tied to the
+// generation its plan was made at, so a foreign commit in between makes it plan again. For the
+// legacy flavour the child takes the xtables lock itself (-w), and our read-modify-write is
+// serialised by a separate weft lock.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -200,12 +203,12 @@ class RestoreBackend : public Backend {
         CommitDone();
         return;
       }
-      // Only when our restore was the one commit since g0 does `states` describe the tables.
+      // Only when our transaction was the one commit since g0 does `states` describe the tables.
       auto record_result = [&](std::optional<uint32_t> g1) {
         if (g1 && *g1 == *g0 + 1) {
           cache.Store(family, keys, states, false);
           cache.genid = g1;
-          // The chains the script changed get new digests; the others' are still right.
+          // The chains the transaction changed get new digests; the others' are still right.
           ChainKeys changed;
           for (const Op& o : ops) {
             std::pair<std::string, std::string> k{o.table, o.chain};

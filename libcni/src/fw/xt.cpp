@@ -13,7 +13,6 @@
 #undef _Bool
 #include <linux/netfilter/xt_tcpudp.h>
 #include <net/if.h>
-#include <netdb.h>
 
 #include <algorithm>
 #include <cstring>
@@ -55,12 +54,11 @@ uint16_t ProtoNumber(const std::string& p) {
   if (p == "udp") return IPPROTO_UDP;
   if (p == "sctp") return IPPROTO_SCTP;
   if (p == "icmp") return IPPROTO_ICMP;
-  if (p == "ipv6-icmp" || p == "icmpv6") return IPPROTO_ICMPV6;
+  if (p == "ipv6-icmp") return IPPROTO_ICMPV6;
   if (p == "all") return 0;
-  if (!p.empty() && p.find_first_not_of("0123456789") == std::string::npos)
-    return static_cast<uint16_t>(std::stoul(p));
-  if (const protoent* pe = getprotobyname(p.c_str())) return static_cast<uint16_t>(pe->p_proto);
-  throw Error(kInternal, "unknown protocol \"" + p + "\" specified");
+  // Only these: iptables-save prints other protocols by their /etc/protocols name, which would
+  // not compare equal to a number, and a static binary has no name service to look them up.
+  throw Error(kInternal, "unsupported protocol \"" + p + "\"");
 }
 
 std::string ProtoText(uint16_t n) {
@@ -441,7 +439,10 @@ Blob EncodeTarget(Family f, const Rule& r) {
 }
 
 void CheckWritable(Family f, const Rule& r) {
-  if (!r.proto.empty() && ProtoNumber(r.proto) == 0) Unsupported("protocol \"" + r.proto + "\"");
+  const std::string& p = r.proto;
+  if (!p.empty() && p != "tcp" && p != "udp" && p != "sctp" && p != "icmp" &&
+      !(f == Family::kIPv6 && p == "ipv6-icmp"))
+    Unsupported("protocol \"" + p + "\"");
   if (r.in_iface == "+" || r.out_iface == "+") Unsupported("interface \"+\"");
   if ((r.src.empty() && r.src_neg) || (r.dst.empty() && r.dst_neg))
     Unsupported("negated match-everything address");

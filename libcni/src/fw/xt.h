@@ -28,7 +28,8 @@ uint16_t ParsePort(const std::string& s);
 std::pair<uint16_t, uint16_t> ParsePortRange(const std::string& s);
 /// {80, 80} -> "80", {80, 90} -> "80:90".
 std::string PortRange(uint16_t lo, uint16_t hi);
-/// "tcp" -> 6 ... (Rule::proto text), 0 for "all".
+/// "tcp" -> 6 ... (Rule::proto text: tcp, udp, sctp, icmp, ipv6-icmp), 0 for "all"; throws for
+/// any other.
 uint16_t ProtoNumber(const std::string& p);
 std::string ProtoText(uint16_t n);
 /// Canonical "a/len" -> address and mask bytes (4 or 16 of each).
@@ -64,8 +65,8 @@ Blob EncodeMatch(const Rule::Match& m);
 /// chain) as a standard target with a zero verdict for libiptc to fill in.
 Blob EncodeTarget(Family f, const Rule& r);
 /// Throws cni::Error (999) unless every writer (libiptc, iptables-restore, the in-process
-/// iptables-nft batch) writes `r` so that iptables-save prints exactly r.Canonical(): a known
-/// protocol other than "all", tcp/udp/sctp matches with a port under their own -p, multiport
+/// iptables-nft batch) writes `r` so that iptables-save prints exactly r.Canonical(): protocol
+/// tcp, udp, sctp, icmp or (IPv6) ipv6-icmp, tcp/udp/sctp matches with a port under their own -p, multiport
 /// under -p tcp/udp/sctp, no lone "+" interface, no negated match-everything address, and
 /// matches and targets EncodeMatch/EncodeTarget accept.
 void CheckWritable(Family f, const Rule& r);
