@@ -89,18 +89,12 @@ void Agent::RenewLease() {
 void Agent::ConfigureOwnSubnet(std::optional<cni::IPNet> previous) {
   backend_->ConfigureOwn(own_);
   if (rules_) {
-    auto chains = [&](const cni::IPNet& network, const cni::IPNet& subnet) {
-      std::vector<cni::fw::Chain> c;
-      if (opts_.ip_masq) c.push_back(MasqChain(network, subnet, opts_.ip_masq_random_fully));
-      if (opts_.iptables_forward_rules) c.push_back(ForwardChain(network));
-      return c;
-    };
     try {
-      if (cfg_.enable_ipv4) rules_->Set(cni::fw::Family::kIPv4, chains(cfg_.network, own_.subnet));
-      if (cfg_.enable_ipv6) rules_->Set(cni::fw::Family::kIPv6, chains(cfg_.ipv6_network, own_.subnet6));
+      if (cfg_.enable_ipv4) rules_->Set(cni::fw::Family::kIPv4, cfg_.network, own_.subnet);
+      if (cfg_.enable_ipv6) rules_->Set(cni::fw::Family::kIPv6, cfg_.ipv6_network, own_.subnet6);
       rules_error_.reset();
     } catch (const cni::Error& e) {
-      rules_error_ = "iptables: " + e.msg();
+      rules_error_ = std::string(rules_->Name()) + ": " + e.msg();
       Log('E', *rules_error_);
     }
   }
@@ -193,6 +187,27 @@ void Agent::CheckDataplane() {
   }
 }
 
+// flanneld's step 10: the other mode's leftovers go first (nftables tables in iptables mode,
+// the iptables chains in nftables mode), then the chosen mode's keeper. A failed clean-up is
+// logged, not fatal (flanneld logs it too).
+void Agent::SetUpFirewall() {
+  const FirewallOptions fw{opts_.ip_masq, opts_.iptables_forward_rules, opts_.ip_masq_random_fully};
+  try {
+    if (cfg_.enable_nftables) DeleteIptablesChains();
+    else DeleteNftTables();
+  } catch (const cni::Error& e) {
+    Log('W', std::string("removing the ") + (cfg_.enable_nftables ? "iptables" : "nftables") + " leftovers: " + e.msg());
+  }
+  if (!opts_.ip_masq && !opts_.iptables_forward_rules) return;
+  if (cfg_.enable_nftables) {
+    Log('I', "starting in nftables mode");
+    rules_ = std::make_unique<NftKeeper>(fw);
+    return;
+  }
+  auto backend = cni::fw::MakeIptablesBackend(cni::fw::DetectIptablesKind());
+  if (backend) rules_ = std::make_unique<RuleKeeper>(std::move(backend), fw);
+}
+
 void Agent::Run() {
   rt_.SetNotReady("waiting for the network config " + manager_.ConfigSource());
   std::optional<cni::IPNet> previous;
@@ -215,10 +230,7 @@ void Agent::Run() {
   own_attrs_.backend_data = setup.backend_data;
   own_attrs_.backend_v6_data = setup.backend_v6_data;
   mtu_ = setup.mtu;
-  if (opts_.ip_masq || opts_.iptables_forward_rules) {
-    auto backend = cni::fw::MakeIptablesBackend(cni::fw::DetectIptablesKind());
-    if (backend) rules_ = std::make_unique<RuleKeeper>(std::move(backend));
-  }
+  SetUpFirewall();
   AcquireLease(previous);
   if (rt_.stopped()) return;
   ConfigureOwnSubnet(previous);
@@ -260,12 +272,12 @@ void Agent::Run() {
       if (rules_) {
         try {
           if (auto missing = rules_->Resync()) {
-            Log('W', "iptables rules were missing (" + *missing + "); restored");
+            Log('W', std::string(rules_->Name()) + " rules were missing (" + *missing + "); restored");
             rt_.metrics().IptablesRepair();
           }
           rules_error_.reset();
         } catch (const cni::Error& err) {
-          rules_error_ = "iptables: " + err.msg();
+          rules_error_ = std::string(rules_->Name()) + ": " + err.msg();
           Log('E', *rules_error_);
         }
       }

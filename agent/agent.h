@@ -1,6 +1,6 @@
 // weftd's control loop, which knows neither the store nor the backend: it reads the network
 // config and acquires this node's lease through a SubnetManager (subnet/manager.h), hands the
-// peer leases to a Backend (backend/backend.h), keeps flanneld's iptables chains, writes
+// peer leases to a Backend (backend/backend.h), keeps flanneld's iptables or nftables rules, writes
 // subnet.env, renews the lease, runs the periodic data-plane check and reports readiness.
 // main() wires a concrete manager and backend factory to it.
 #pragma once
@@ -50,6 +50,7 @@ class Agent {
   NetworkConfig WaitForConfig();
   void AcquireLease(std::optional<cni::IPNet> previous);
   void RenewLease();
+  void SetUpFirewall();
   void ConfigureOwnSubnet(std::optional<cni::IPNet> previous);
   void ReacquireOwn(const std::string& why);
   void Push(LeaseEvent e);
@@ -69,7 +70,7 @@ class Agent {
   int mtu_ = 0;
   std::chrono::steady_clock::time_point renew_at_;
   std::map<std::string, Lease> peers_;  // by Lease::Key()
-  std::unique_ptr<RuleKeeper> rules_;
+  std::unique_ptr<FirewallKeeper> rules_;
   std::optional<std::string> rules_error_;
   std::thread watcher_;
 

@@ -117,6 +117,34 @@ std::optional<std::string> DefaultRouteIface6() {
   return std::nullopt;
 }
 
+// The source address the kernel picks for `dst` (IPv4 or IPv6): a UDP connect, which sends
+// nothing. nullopt when there is no route.
+std::optional<cni::IP> SourceFor(const cni::IP& dst) {
+  const bool v4 = dst.is4();
+  cni::UniqueFd s(socket(v4 ? AF_INET : AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  if (!s) return std::nullopt;
+  sockaddr_storage ss{};
+  socklen_t len = 0;
+  if (v4) {
+    auto* sa = reinterpret_cast<sockaddr_in*>(&ss);
+    sa->sin_family = AF_INET;
+    sa->sin_port = htons(9);
+    std::memcpy(&sa->sin_addr.s_addr, dst.data(), 4);
+    len = sizeof *sa;
+  } else {
+    auto* sa = reinterpret_cast<sockaddr_in6*>(&ss);
+    sa->sin6_family = AF_INET6;
+    sa->sin6_port = htons(9);
+    std::memcpy(sa->sin6_addr.s6_addr, dst.data(), 16);
+    len = sizeof *sa;
+  }
+  if (connect(s.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0) return std::nullopt;
+  len = sizeof ss;
+  if (getsockname(s.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+  if (v4) return cni::IP::FromBytes(reinterpret_cast<const uint8_t*>(&reinterpret_cast<sockaddr_in*>(&ss)->sin_addr.s_addr), 4);
+  return cni::IP::FromBytes(reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr.s6_addr, 16);
+}
+
 }  // namespace
 
 ExtIface LookupExtIface(const IfaceOptions& o) {
@@ -137,16 +165,8 @@ ExtIface LookupExtIface(const IfaceOptions& o) {
   }
   if (!found && !o.iface_can_reach.empty()) {
     auto dst = cni::IP::Parse(o.iface_can_reach);
-    if (!dst || !dst->is4()) throw cni::Error(cni::kInvalidEnvironment, "invalid --iface-can-reach " + o.iface_can_reach);
-    cni::UniqueFd s(socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(9);
-    std::memcpy(&sa.sin_addr.s_addr, dst->data(), 4);
-    socklen_t len = sizeof sa;
-    if (connect(s.get(), reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0 &&
-        getsockname(s.get(), reinterpret_cast<sockaddr*>(&sa), &len) == 0)
-      found = FromIp(addrs, cni::IP::FromBytes(reinterpret_cast<const uint8_t*>(&sa.sin_addr.s_addr), 4), o);
+    if (!dst) throw cni::Error(cni::kInvalidEnvironment, "invalid --iface-can-reach " + o.iface_can_reach);
+    if (auto src = SourceFor(*dst)) found = FromIp(addrs, *src, o);
   }
   bool any_flag = !o.iface.empty() || !o.iface_regex.empty() || !o.iface_can_reach.empty();
   if (any_flag && !found)

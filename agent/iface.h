@@ -1,6 +1,6 @@
 // External interface selection as flanneld's LookupExtIface: --iface (name or IP, in order),
 // --iface-regex (IPs first, then names), --iface-can-reach (the interface of the source address
-// the kernel picks for that destination), else the interface holding --public-ip, else the
+// the kernel picks for that IPv4 or IPv6 destination), else the interface holding --public-ip, else the
 // default-route interface. For IPv6 (EnableIPv6) the same interface must also carry an IPv6
 // address, and with neither flag given the v4 and v6 default routes must leave by the same
 // interface, as in flanneld (dual stack uses one underlay device). IPv6-only takes the v6 default

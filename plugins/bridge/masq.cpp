@@ -2,6 +2,7 @@
 // family), nftables changes through fw::Nft (one batch).
 #include "masq.h"
 
+#include <functional>
 #include <optional>
 
 #include "cni/digest.h"
@@ -65,6 +66,21 @@ std::string NftRuleFor(const cni::IPNet& a, const std::string& comment) {
          cni::fw::NftComment(comment) + "\n";
 }
 
+// Batch lines deleting the masq_checks rules whose comment `match` accepts.
+std::string NftDeleteRules(cni::fw::Nft& nft, const std::function<bool(const std::string&)>& match) {
+  std::string batch;
+  for (const auto& r : nft.ListRules("inet", kNftTable))
+    if (r.chain == "masq_checks" && match(r.comment))
+      batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
+               std::to_string(r.handle) + "\n";
+  return batch;
+}
+
+// ... of one attachment: their comment starts with its instance hash (HashForInstance).
+std::string NftDeleteInstanceRules(cni::fw::Nft& nft, const std::string& inst) {
+  return NftDeleteRules(nft, [&](const std::string& comment) { return comment.rfind(inst, 0) == 0; });
+}
+
 }  // namespace
 
 std::string IptMasqComment(const std::string& net, const std::string& cid) {
@@ -96,7 +112,6 @@ void SetupMasq(const NetConf& n, const std::string& cid, const std::string& ifna
     return;
   }
   cni::fw::Nft nft;
-  std::string inst = HashForInstance(n.name, ifname, cid);
   std::string batch = std::string("add table inet ") + kNftTable +
                       " { comment \"Masquerading for plugins from github.com/containernetworking/plugins\" ; }\n"
                       "add chain inet " + kNftTable +
@@ -107,10 +122,7 @@ void SetupMasq(const NetConf& n, const std::string& cid, const std::string& ifna
                       "add rule inet " + kNftTable + " postrouting ip daddr 224.0.0.0/4 return\n"
                       "add rule inet " + kNftTable + " postrouting ip6 daddr ff00::/8 return\n"
                       "add rule inet " + kNftTable + " postrouting goto masq_checks\n";
-  for (const auto& r : nft.ListRules("inet", kNftTable))
-    if (r.chain == "masq_checks" && r.comment.rfind(inst, 0) == 0)
-      batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
-               std::to_string(r.handle) + "\n";
+  batch += NftDeleteInstanceRules(nft, HashForInstance(n.name, ifname, cid));
   std::string comment = NftMasqComment(n.name, ifname, cid);
   for (const auto& a : addrs) batch += NftRuleFor(a, comment);
   nft.Run(batch);
@@ -128,12 +140,7 @@ void TeardownMasq(const NetConf& n, const std::string& cid, const std::string& i
     return;
   }
   cni::fw::Nft nft;
-  std::string inst = HashForInstance(n.name, ifname, cid);
-  std::string batch;
-  for (const auto& r : nft.ListRules("inet", kNftTable))
-    if (r.chain == "masq_checks" && r.comment.rfind(inst, 0) == 0)
-      batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
-               std::to_string(r.handle) + "\n";
+  std::string batch = NftDeleteInstanceRules(nft, HashForInstance(n.name, ifname, cid));
   if (!batch.empty()) nft.Run(batch);
 }
 
@@ -194,13 +201,9 @@ void GcMasq(const NetConf& n, const std::set<std::pair<std::string, std::string>
       for (const auto& [cid, ifname] : valid) keep.insert(HashForInstance(n.name, ifname, cid));
       std::string net_hash = HashForNetwork(n.name);
       cni::fw::Nft nft;
-      std::string batch;
-      for (const auto& r : nft.ListRules("inet", kNftTable)) {
-        if (r.chain != "masq_checks" || r.comment.rfind(net_hash, 0) != 0) continue;
-        if (keep.count(r.comment.substr(0, 33))) continue;
-        batch += std::string("delete rule inet ") + kNftTable + " masq_checks handle " +
-                 std::to_string(r.handle) + "\n";
-      }
+      std::string batch = NftDeleteRules(nft, [&](const std::string& comment) {
+        return comment.rfind(net_hash, 0) == 0 && !keep.count(comment.substr(0, 33));
+      });
       if (!batch.empty()) nft.Run(batch);
     });
   }

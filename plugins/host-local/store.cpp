@@ -21,37 +21,13 @@ namespace {
 
 using cni::Error;
 using cni::IP;
+using cni::ReadAll;
 using cni::UniqueFd;
+using cni::WriteAll;
 
 constexpr std::chrono::milliseconds kLockTimeout{30000};
 constexpr const char* kTmpPrefix = ".weft-tmp.";
 constexpr const char* kIndexDir = ".weft-host-local";
-
-void WriteAll(int fd, std::string_view data, const std::string& what) {
-  size_t done = 0;
-  while (done < data.size()) {
-    ssize_t k = ::write(fd, data.data() + done, data.size() - done);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      throw Error::Errno(errno, "write " + what);
-    }
-    done += static_cast<size_t>(k);
-  }
-}
-
-std::string ReadAll(int fd, const std::string& what) {
-  std::string out;
-  char buf[4096];
-  for (;;) {
-    ssize_t k = ::read(fd, buf, sizeof buf);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      throw Error::Errno(errno, "read " + what);
-    }
-    if (k == 0) return out;
-    out.append(buf, static_cast<size_t>(k));
-  }
-}
 
 std::string BootId() {
   UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));

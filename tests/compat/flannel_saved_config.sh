@@ -17,10 +17,7 @@ PLUGIN=$WEFT_BIN/flannel
 command -v jq >/dev/null || { echo "skip: needs jq"; exit 77; }
 T=$(mktemp -d /tmp/weft-fl-compat.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 ORACLE='{"cniVersion":"0.3.1","hairpinMode":true,"ipMasq":false,"ipam":{"ranges":[[{"subnet":"10.244.1.0/24"}]],"routes":[{"dst":"10.244.0.0/16"}],"type":"host-local"},"isDefaultGateway":true,"isGateway":true,"mtu":1450,"name":"cbr0","runtimeConfig":{"portMappings":[]},"type":"bridge"}'
 

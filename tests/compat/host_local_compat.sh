@@ -17,10 +17,7 @@ T=$(mktemp -d /tmp/weft-hl-compat.XXXXXX)
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 NETNS=/var/run/netns/weft-hl-absent-$$
-checks=0
-fails=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
+source "$(dirname "$0")/../checks.bash"
 
 printf 'nameserver 192.0.2.3\nnameserver 192.0.2.4\ndomain ex.com\nsearch a.com b.com\noptions ndots:5 rotate\n' >"$T/resolv.conf"
 

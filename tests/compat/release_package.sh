@@ -12,11 +12,7 @@ WEFT_SRC=${WEFT_SRC:?} WEFT_BUILD=${WEFT_BUILD:?}
 for c in dpkg dpkg-deb cmake; do command -v $c >/dev/null || { echo "skip: needs $c"; exit 77; }; done
 T=$(mktemp -d /tmp/wr-package.XXXXXX)
 trap 'rm -rf "$T"' EXIT
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 source "$WEFT_SRC/tests/netns/release_helpers.bash"
 release_tarball

@@ -152,13 +152,7 @@ CID=$(cri CreateContainer "{\"podSandboxId\":\"$POD_ID\",\"config\":$ctr_cfg,\"s
 cri StartContainer "{\"containerId\":\"$CID\"}" >/dev/null || fail "StartContainer"
 cstate() { cri ContainerStatus "{\"containerId\":\"$CID\"}" | jq -r .status.state; }
 [ "$(cstate)" = CONTAINER_RUNNING ] || fail "container not running: $(cstate)"
-rt_wait 10 rt_http "http://$POD_IP:80/" || fail "httpd in the pod does not answer on $POD_IP:80"
-[ "$(rt_http "http://$POD_IP:80/")" = "$RT_TOKEN" ] || fail "pod IP answered something else"
-for a in "$RT_ADDR" 127.0.0.1; do
-  body=$(rt_http "http://$a:$HOSTPORT/") || fail "no answer on hostPort $a:$HOSTPORT"
-  [ "$body" = "$RT_TOKEN" ] || fail "hostPort $a:$HOSTPORT answered '$body'"
-done
-pass "HTTP: pod $POD_IP:80, hostPort $RT_ADDR:$HOSTPORT and 127.0.0.1:$HOSTPORT answer '$RT_TOKEN'"
+rt_check_http pod "$POD_IP" "$HOSTPORT"
 
 # a containerd restart (an upgrade) with the pod running: the pod keeps serving, and the
 # teardown below then runs from containerd's persisted sandbox state

@@ -4,7 +4,13 @@
 # pods are namespaces wired by the CNI chain (flannel -> bridge + host-local, then portmap) run
 # inside the node namespace. Nothing touches the root namespace's network state; every path lives
 # under $OV_TMP. Source it, call ov_init, and the EXIT trap cleans up.
-# Needs: WEFT_BIN (weftd and, when built, our plugins), REF_BIN (Debian's plugins, fallback).
+# Needs: WEFT_BIN (weftd and, when built, our plugins; default $WEFT_SRC/build/bin), REF_BIN
+# (Debian's plugins, fallback; default /usr/lib/cni); WEFT_SRC defaults to this checkout.
+
+WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
+REF_BIN=${REF_BIN:-/usr/lib/cni}
+export WEFT_SRC WEFT_BIN REF_BIN
 
 OV_ID=${OV_ID:-$$}
 OV_U=wu$OV_ID                      # underlay namespace
@@ -102,11 +108,37 @@ ov_node() {
   mkdir -p "$OV_TMP/n$n"
 }
 
-# ov_weftd N [extra flags]: starts weftd in node N; its pid is in OV_WEFTD[N].
+# ov_underlay6: the underlay bridge also carries IPv6 (fd18::254/64), for ov_node6.
+ov_underlay6() { ip -n "$OV_U" addr add fd18::254/64 dev br0 nodad; }
+
+# ov_node6 N: ov_node plus the IPv6 underlay fd18::N and IPv6 forwarding (inside the node
+# namespace only).
+ov_node6() {
+  ov_node "$1"
+  local ns; ns=$(ov_node_ns "$1")
+  ip -n "$ns" addr add "fd18::$1/64" dev eth0 nodad
+  ip -n "$ns" -6 route add default via fd18::254
+  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
+}
+
+# ov_wait_route6 N DST: until node N has an IPv6 route to DST (5 s).
+ov_wait_route6() {
+  for _ in $(seq 100); do
+    ip -n "$(ov_node_ns "$1")" -6 route show "$2" | gq . && return 0
+    sleep 0.05
+  done
+  echo "node $1 has no route to $2: $(ip -n "$(ov_node_ns "$1")" -6 route)" >&2; return 1
+}
+
+ov_subnet6() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$OV_TMP/n$1/subnet.env"; }   # fd42:0:0:x::1/64
+
+# ov_weftd N [extra flags]: starts weftd in node N; its pid is in OV_WEFTD[N]. OV_WRAP (words)
+# runs before weftd inside the node namespace, e.g. an unshare that hides a /proc file.
 declare -A OV_WEFTD
 ov_weftd() {
   local n=$1; shift
-  ip netns exec "$(ov_node_ns "$n")" "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --iface eth0 \
+  # shellcheck disable=SC2086
+  ip netns exec "$(ov_node_ns "$n")" ${OV_WRAP:-} "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --iface eth0 \
     --subnet-file "$OV_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" \
     >>"$OV_TMP/n$n/weftd.log" 2>&1 &
   OV_WEFTD[$n]=$!
@@ -170,6 +202,28 @@ ov_flannel_emulate() {
                | .routes = ((.routes // []) + [{dst: $net}]))' --argjson conf "$conf" <<<"$conf"
 }
 
+# ov_serve NAME...: an HTTP server on port 8080 in each pod NAME (ov_pod), serving $OV_TMP/www,
+# which holds index.txt = "hello from weft".
+ov_serve() {
+  mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
+  local p
+  for p in "$@"; do
+    ip netns exec "wp-$p-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 &
+    OV_PIDS+=($!)
+  done
+}
+
+# ov_http NAME IP: the page http://IP:8080/index.txt fetched from pod NAME (ov_pod), retried for
+# up to 5 s; empty when none came.
+ov_http() {
+  local out=""
+  for _ in $(seq 50); do
+    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
+    sleep 0.1
+  done
+  echo "$out"
+}
+
 # ov_pod N NAME: a pod namespace on node N through the chain; prints its IP.
 ov_pod() {
   local n=$1 name=$2 ns pod conf cni_path out plugin prev="" netconf env
@@ -197,3 +251,6 @@ ov_pod() {
   done
   jq -r '.ips[0].address' <<<"$prev" | cut -d/ -f1
 }
+
+# ov_pod6 NAME: the global IPv6 address of pod NAME (made by ov_pod in a dual-stack overlay).
+ov_pod6() { ip -n "wp-$1-$OV_ID" -6 addr show dev eth0 scope global | awk '/inet6/ {sub("/.*", "", $2); print $2; exit}'; }

@@ -98,7 +98,7 @@ pass "conflists: podman (packaged) and $NET (podman network create), both bridge
 # run_web NAME NETWORK HOSTPORT [podman run args]: a container answering on HOSTPORT, checked
 # (reservation, firewall rules, HTTP), then `podman rm -f` and nothing of it left
 run_web() {
-  local name=$1 net=$2 hostport=$3 conf br ip netdir fw body a t0 t1 id
+  local name=$1 net=$2 hostport=$3 conf br ip netdir fw t0 t1 id
   shift 3
   conf=$(grep -l "\"name\": *\"$net\"" "$RT_TMP"/cni-net.d/*.conflist)
   br=$(jq -r '.plugins[0].bridge' "$conf")
@@ -123,13 +123,7 @@ $fw"
   echo "$fw" | gq -E -- '-A CNI-FORWARD .*-j CNI-ADMIN' || fail "firewall: no CNI-ADMIN jump"
   pass "firewall: CNI-FORWARD accepts $ip both ways, CNI-ADMIN hooked"
 
-  rt_wait 10 rt_http "http://$ip:80/" || fail "httpd does not answer on $ip:80"
-  [ "$(rt_http "http://$ip:80/")" = "$RT_TOKEN" ] || fail "container IP answered something else"
-  for a in "$RT_ADDR" 127.0.0.1; do
-    body=$(rt_http "http://$a:$hostport/") || fail "no answer on hostPort $a:$hostport"
-    [ "$body" = "$RT_TOKEN" ] || fail "hostPort $a:$hostport answered '$body'"
-  done
-  pass "HTTP: $ip:80, hostPort $RT_ADDR:$hostport and 127.0.0.1:$hostport answer '$RT_TOKEN'"
+  rt_check_http container "$ip" "$hostport"
 
   t0=$EPOCHREALTIME
   pm rm -f -t 0 "$CTR" >/dev/null || fail "podman rm -f"

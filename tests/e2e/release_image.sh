@@ -36,11 +36,7 @@ finish() {
   rm -rf "$T"
 }
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 source "$WEFT_SRC/tests/e2e/overlay.bash"
 trap finish EXIT

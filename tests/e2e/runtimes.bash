@@ -126,6 +126,19 @@ rt_since() { awk -v a="$1" -v b="${2:-$EPOCHREALTIME}" 'BEGIN { printf "%.2f", b
 # rt_http URL: the body, fetched from inside the node.
 rt_http() { rt_exec curl -sS --max-time 2 "$1"; }
 
+# rt_check_http WHAT IP HOSTPORT: the page ($RT_TOKEN) from the httpd of WHAT (pod, container) on
+# IP:80, waited for up to 10 s, and through its hostPort HOSTPORT on $RT_ADDR and 127.0.0.1.
+rt_check_http() {
+  local what=$1 ip=$2 hostport=$3 a body
+  rt_wait 10 rt_http "http://$ip:80/" || fail "httpd in the $what does not answer on $ip:80"
+  [ "$(rt_http "http://$ip:80/")" = "$RT_TOKEN" ] || fail "$what IP answered something else"
+  for a in "$RT_ADDR" 127.0.0.1; do
+    body=$(rt_http "http://$a:$hostport/") || fail "no answer on hostPort $a:$hostport"
+    [ "$body" = "$RT_TOKEN" ] || fail "hostPort $a:$hostport answered '$body'"
+  done
+  pass "HTTP: $what $ip:80, hostPort $RT_ADDR:$hostport and 127.0.0.1:$hostport answer '$RT_TOKEN'"
+}
+
 # rt_assert_clean BRIDGE NETDIR POD_IP ID: nothing of the pod is left on the node: no veth, no ifb
 # (bandwidth), no reservation in NETDIR, no firewall rule naming the pod's IP or ID, no per-pod
 # chain (portmap's CNI-DN-*, bridge's masquerade CNI-<hash>); the bridge itself stays, as the

@@ -6,24 +6,10 @@
 # node behind NAT (--public-ip). And the host-gw backend on two more nodes (own etcd prefix and
 # network): routes via the peers' public IPs, no VXLAN device, HTTP across.
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+source "$(dirname "$0")/overlay.bash"
+ov_test_start || exit $?
 
 mac_of() { ip -n "$(n "$1")" -j link show flannel.7 | jq -r '.[0].address'; }
-http() {  # http FROM-POD IP: the page, retried for up to 5 s
-  local out=""
-  for _ in $(seq 50); do
-    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
-    sleep 0.1
-  done
-  echo "$out"
-}
-serve() { ip netns exec "wp-$1-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP/www" >/dev/null 2>&1 & OV_PIDS+=($!); }
-mkdir -p "$OV_TMP/www"; echo "hello from weft" >"$OV_TMP/www/index.txt"
 
 # the underlay: br0 198.18.0.0/24 (nodes 1, 2, 4, 5) and br1 198.18.1.0/24 (node 3), routed
 ov_etcd
@@ -57,15 +43,15 @@ ip -n "$(n 1)" -d -j link show flannel.7 | jq -e '.[0].linkinfo.info_data.id == 
 pass "DirectRouting (VNI 7, port 4789): plain route to the L2 peer, VXLAN entries for the routed one"
 
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
-serve b; serve c
+ov_serve b c
 ip netns exec "$OV_U" tcpdump -ni br0 -c 2 -l "tcp port 8080 and host $ip2" >"$OV_TMP/direct.txt" 2>/dev/null &
 cap=$!
 ip netns exec "$OV_U" tcpdump -ni br1 -c 2 -l 'udp port 4789' >"$OV_TMP/vxlan.txt" 2>/dev/null &
 cap2=$!
 sleep 0.5
-[ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b (direct)"
-[ "$(http a "$ip3")" = "hello from weft" ] || fail "HTTP a -> c (VXLAN, routed underlay)"
-[ "$(http c "$ip2")" = "hello from weft" ] || fail "HTTP c -> b (VXLAN, routed underlay)"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b (direct)"
+[ "$(ov_http a "$ip3")" = "hello from weft" ] || fail "HTTP a -> c (VXLAN, routed underlay)"
+[ "$(ov_http c "$ip2")" = "hello from weft" ] || fail "HTTP c -> b (VXLAN, routed underlay)"
 for _ in $(seq 30); do kill -0 $cap 2>/dev/null || kill -0 $cap2 2>/dev/null || break; sleep 0.1; done
 kill $cap $cap2 2>/dev/null || true; wait $cap $cap2 2>/dev/null || true
 gq -E "$ip1\.[0-9]+ > $ip2\.8080: " "$OV_TMP/direct.txt" || fail "no unencapsulated pod packet on br0: $(cat "$OV_TMP/direct.txt")"
@@ -91,7 +77,7 @@ ip -n "$(n 2)" -d -j link show flannel.7 | jq -e '.[0].linkinfo.info_data.local 
 for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.7 | gq "dst 203.0.113.2 " && break; sleep 0.05; done
 bridge -n "$(n 1)" fdb show dev flannel.7 | gq "$(mac_of 2) dst 203.0.113.2 self permanent" || fail "node 1 FDB for the NATed peer"
 ip -n "$(n 1)" route show "$(net_of 2)" | gq "dev flannel.7 onlink" || fail "NATed peer (not on-link) must use VXLAN"
-[ "$(http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b through the NATed VXLAN endpoint"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b through the NATed VXLAN endpoint"
 pass "--public-ip behind NAT: advertised in the lease, local = interface address, HTTP across"
 
 # --- host-gw, nodes 4 and 5, prefix /weft/hostgw, network 10.43.0.0/16. Their default route
@@ -133,8 +119,8 @@ val=$(ov_etcdctl get --print-value-only "/weft/hostgw/subnets/$(net_of 4 | tr / 
 [ "$val" = '{"PublicIP":"198.18.0.4","PublicIPv6":null,"BackendType":"host-gw"}' ] || fail "host-gw lease value: $val"
 ip -n "$(n 4)" route show | gq "10.42." && fail "host-gw node 4 programmed a lease of the other prefix"
 ip4=$(ov_pod 4 d); ip5=$(ov_pod 5 e)
-serve e
-[ "$(http d "$ip5")" = "hello from weft" ] || fail "HTTP d -> e over host-gw"
+ov_serve e
+[ "$(ov_http d "$ip5")" = "hello from weft" ] || fail "HTTP d -> e over host-gw"
 pass "host-gw: routes via public IPs, lease value, HTTP $ip4 -> $ip5"
 kill -TERM "${OV_WEFTD[5]}"; wait "${OV_WEFTD[5]}" 2>/dev/null || true
 ov_etcdctl del "/weft/hostgw/subnets/$(net_of 5 | tr / -)" >/dev/null

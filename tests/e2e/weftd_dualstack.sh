@@ -19,24 +19,8 @@ rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
 [ -x "$WEFT_BIN/flannel" ] || fail "our flannel plugin is not built (the v6 delegate needs it)"
 command -v tcpdump >/dev/null || { echo "tcpdump not installed" >&2; exit 77; }
 
-ip -n "$OV_U" addr add fd18::254/64 dev br0 nodad
+ov_underlay6
 ov_etcd
-v6node() {  # ov_node plus the IPv6 underlay and forwarding (inside the node namespace only)
-  ov_node "$1"
-  local ns; ns=$(n "$1")
-  ip -n "$ns" addr add "fd18::$1/64" dev eth0 nodad
-  ip -n "$ns" -6 route add default via fd18::254
-  ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.forwarding=1
-}
-wait_route6() {  # wait_route6 N DST: until node N has an IPv6 route to DST (5 s)
-  for _ in $(seq 100); do
-    ip -n "$(n "$1")" -6 route show "$2" | gq . && return 0
-    sleep 0.05
-  done
-  fail "node $1 has no route to $2: $(ip -n "$(n "$1")" -6 route)"
-}
-subnet6() { sed -n 's/^FLANNEL_IPV6_SUBNET=//p' "$OV_TMP/n$1/subnet.env"; }   # fd42:0:0:x::1/64
-pod6() { ip -n "wp-$1-$OV_ID" -6 addr show dev eth0 scope global | awk '/inet6/ {sub("/.*", "", $2); print $2; exit}'; }
 serve() {  # serve POD: HTTP on [::]:8080 (v4 and v6) in the pod
   ip netns exec "wp-$1-$OV_ID" python3 -c '
 import http.server, socket, sys
@@ -63,28 +47,28 @@ get() {  # get POD URL: body, retried for 5 s
 # ---- dual stack ----
 ov_etcdctl put "$OV_PREFIX/config" \
   '{"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fd42::/56","Backend":{"Type":"vxlan"}}' >/dev/null
-for i in 1 2 3; do v6node $i; ov_weftd $i --ip-masq --iptables-resync 1; done
+for i in 1 2 3; do ov_node6 $i; ov_weftd $i --ip-masq --iptables-resync 1; done
 for i in 1 2 3; do ov_wait_ready $i; done
 pass "three dual-stack weftd ready"
 
 for i in 1 2 3; do
   env=$OV_TMP/n$i/subnet.env
   sed -n 3p "$env" | gq -x 'FLANNEL_IPV6_NETWORK=fd42::/56' || fail "subnet.env: $(cat "$env")"
-  subnet6 $i | gq -xE 'fd42:0:0:[0-9a-f]+::1/64' || fail "subnet.env v6 subnet: $(cat "$env")"
+  ov_subnet6 $i | gq -xE 'fd42:0:0:[0-9a-f]+::1/64' || fail "subnet.env v6 subnet: $(cat "$env")"
   d=$(ip -n "$(n $i)" -d link show flannel-v6.1) || fail "node $i has no flannel-v6.1"
   gq "mtu 1430 " <<<"$d" || fail "flannel-v6.1 MTU: $d"
   gq "vxlan id 1 local fd18::$i dev eth0" <<<"$d" || fail "flannel-v6.1 local: $d"
   mac4=$(ip -n "$(n $i)" -j link show flannel.1 | jq -r '.[0].address')
   mac6=$(ip -n "$(n $i)" -j link show flannel-v6.1 | jq -r '.[0].address')
   [ "$mac4" != "$mac6" ] || fail "flannel.1 and flannel-v6.1 share MAC $mac4"
-  s6=$(subnet6 $i); own=${s6%1/64}
+  s6=$(ov_subnet6 $i); own=${s6%1/64}
   ip -n "$(n $i)" -6 addr show dev flannel-v6.1 | gq "inet6 $own/128 scope global" || fail "flannel-v6.1 address: $(ip -n "$(n $i)" -6 addr show dev flannel-v6.1)"
   key=$(ov_etcdctl get --keys-only --prefix "$OV_PREFIX/subnets/" | grep "&${own}-64\$") || fail "no dual-stack key for $own"
   val=$(ov_etcdctl get --print-value-only "$key")
   want="{\"PublicIP\":\"198.18.0.$i\",\"PublicIPv6\":\"fd18::$i\",\"BackendType\":\"vxlan\",\"BackendData\":{\"VNI\":1,\"VtepMAC\":\"$mac4\"},\"BackendV6Data\":{\"VNI\":1,\"VtepMAC\":\"$mac6\"}}"
   [ "$val" = "$want" ] || fail "lease value of node $i: $val (want $want)"
 done
-s6=$(subnet6 1); sn1=${s6%1/64}/64
+s6=$(ov_subnet6 1); sn1=${s6%1/64}/64
 r6=$(ip netns exec "$(n 1)" ip6tables -t nat -S FLANNEL-POSTRTG)
 for want in "-A FLANNEL-POSTRTG -s $sn1 -d fd42::/56 -m comment --comment \"flanneld masq\" -j RETURN" \
             "-A FLANNEL-POSTRTG -s fd42::/56 ! -d ff00::/8 -m comment --comment \"flanneld masq\" -j MASQUERADE --random-fully"; do
@@ -97,9 +81,9 @@ pass "ip6tables FLANNEL-POSTRTG/FLANNEL-FWD with the v6 network and subnet, ipta
 pass "flannel-v6.1 (local fd18::N, MTU 1430, own MAC, /128) and lease values with PublicIPv6/BackendV6Data"
 
 # node 1's v6 entries for node 2 (flannel §3.4)
-s2=$(subnet6 2); net2=${s2%1/64}
+s2=$(ov_subnet6 2); net2=${s2%1/64}
 mac62=$(ip -n "$(n 2)" -j link show flannel-v6.1 | jq -r '.[0].address')
-wait_route6 1 "$net2/64"
+ov_wait_route6 1 "$net2/64"
 ip -n "$(n 1)" -6 route show "$net2/64" | gq "via $net2 dev flannel-v6.1 .*onlink" || fail "v6 route: $(ip -n "$(n 1)" -6 route show "$net2/64")"
 ip -n "$(n 1)" -6 neigh show dev flannel-v6.1 | gq "^$net2 lladdr $mac62 PERMANENT" || fail "v6 neighbour: $(ip -n "$(n 1)" -6 neigh show dev flannel-v6.1)"
 ip netns exec "$(n 1)" bridge fdb show dev flannel-v6.1 | gq "^$mac62 dst fd18::2 self permanent" || fail "v6 fdb: $(ip netns exec "$(n 1)" bridge fdb show dev flannel-v6.1)"
@@ -120,10 +104,10 @@ ip -n "$(n 1)" -6 neigh show dev flannel-v6.1 | gq "^$net2 lladdr $mac62 PERMANE
 pass "deleted flannel-v6.1 restored by the periodic check (same MAC $mac61, peer route and neighbour)"
 
 a4=$(ov_pod 1 a); b4=$(OV_PORTMAPS='[{"hostPort":18080,"containerPort":8080,"protocol":"tcp"}]' ov_pod 2 b)
-a6=$(pod6 a); b6=$(pod6 b)
+a6=$(ov_pod6 a); b6=$(ov_pod6 b)
 [ -n "$a6" ] && [ -n "$b6" ] || fail "pods have no IPv6 address (a=$a6 b=$b6)"
 ip -n "wp-a-$OV_ID" -6 addr show dev eth0 | gq tentative && fail "pod address still tentative (DAD wait)"
-ip -n "$(n 1)" -6 addr show dev cni0 | gq "$(subnet6 1 | cut -d/ -f1)/64" || fail "cni0 lacks the v6 gateway: $(ip -n "$(n 1)" -6 addr show dev cni0)"
+ip -n "$(n 1)" -6 addr show dev cni0 | gq "$(ov_subnet6 1 | cut -d/ -f1)/64" || fail "cni0 lacks the v6 gateway: $(ip -n "$(n 1)" -6 addr show dev cni0)"
 ip -n "wp-a-$OV_ID" -6 route show | gq "fd42::/56 via" || fail "pod has no v6 route to the overlay: $(ip -n "wp-a-$OV_ID" -6 route show)"
 pass "pods dual stack: $a4 + $a6, $b4 + $b6 (two gateways on cni0, v6 route)"
 
@@ -155,8 +139,8 @@ ov_etcdctl del "$OV_PREFIX/subnets/10.42.250.0-24" >/dev/null
 pass "mixed: a v4-only lease gets its v4 route only, the v6 side skips it"
 
 # node 3 removed: its lease deleted, node 1's v6 entries for it go away
-s3=$(subnet6 3); net3=${s3%1/64}
-wait_route6 1 "$net3/64"
+s3=$(ov_subnet6 3); net3=${s3%1/64}
+ov_wait_route6 1 "$net3/64"
 kill "${OV_WEFTD[3]}"; wait "${OV_WEFTD[3]}" 2>/dev/null || true
 key3=$(ov_etcdctl get --keys-only --prefix "$OV_PREFIX/subnets/" | grep "&${net3}-64\$")
 ov_etcdctl del "$key3" >/dev/null
@@ -177,7 +161,7 @@ OV_PREFIX=/weft6/network
 ov_etcdctl put "$OV_PREFIX/config" \
   '{"EnableIPv4":false,"EnableIPv6":true,"IPv6Network":"fd43::/56","Backend":{"Type":"vxlan"}}' >/dev/null
 for i in 4 5; do
-  v6node $i
+  ov_node6 $i
   ov_weftd $i --etcd-prefix "$OV_PREFIX"
 done
 for i in 4 5; do ov_wait_ready $i; done
@@ -195,9 +179,9 @@ done
 val=$(ov_etcdctl get --prefix --print-value-only "$OV_PREFIX/subnets/" | head -1)
 jq -e '.PublicIP == "0.0.0.0" and (.PublicIPv6 | startswith("fd18::")) and (.BackendData == null) and .BackendV6Data.VtepMAC' <<<"$val" >/dev/null \
   || fail "v6-only lease value: $val"
-s5=$(subnet6 5); wait_route6 4 "${s5%1/64}/64"
+s5=$(ov_subnet6 5); ov_wait_route6 4 "${s5%1/64}/64"
 c=$(ov_pod 4 c); d=$(ov_pod 5 d)
-c6=$(pod6 c); d6=$(pod6 d)
+c6=$(ov_pod6 c); d6=$(ov_pod6 d)
 serve d
 [ "$(get c "http://[$d6]:8080/")" = d ] || fail "v6-only HTTP c -> d"
 pass "IPv6-only: keys 0.0.0.0-0&fd43:…, PublicIP 0.0.0.0, no flannel.1, HTTP [$c6] -> [$d6]"
@@ -207,14 +191,14 @@ for i in 4 5; do kill "${OV_WEFTD[$i]}"; wait "${OV_WEFTD[$i]}" 2>/dev/null || t
 OV_PREFIX=/weftgw/network
 ov_etcdctl put "$OV_PREFIX/config" \
   '{"Network":"10.44.0.0/16","EnableIPv6":true,"IPv6Network":"fd44::/56","Backend":{"Type":"host-gw"}}' >/dev/null
-for i in 6 7; do v6node $i; ov_weftd $i --etcd-prefix "$OV_PREFIX"; done
+for i in 6 7; do ov_node6 $i; ov_weftd $i --etcd-prefix "$OV_PREFIX"; done
 for i in 6 7; do ov_wait_ready $i; done
-s7=$(subnet6 7); net7=${s7%1/64}
-wait_route6 6 "$net7/64"
+s7=$(ov_subnet6 7); net7=${s7%1/64}
+ov_wait_route6 6 "$net7/64"
 ip -n "$(n 6)" -6 route show "$net7/64" | gq "via fd18::7 dev eth0" || fail "host-gw v6 route: $(ip -n "$(n 6)" -6 route show "$net7/64")"
 ip -n "$(n 6)" link show flannel-v6.1 >/dev/null 2>&1 && fail "host-gw created flannel-v6.1"
 e=$(ov_pod 6 e); f=$(ov_pod 7 f)
-f6=$(pod6 f)
+f6=$(ov_pod6 f)
 serve f
 [ "$(get e "http://[$f6]:8080/")" = f ] || fail "host-gw v6 HTTP e -> f"
 [ "$(get e "http://$f:8080/")" = f ] || fail "host-gw v4 HTTP e -> f"

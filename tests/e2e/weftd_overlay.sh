@@ -5,12 +5,8 @@
 # old MAC removed, /readyz reasons, /metrics counters that move with the events, and a weftd
 # restart that keeps pod traffic flowing (measured gap < 1 s).
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+source "$(dirname "$0")/overlay.bash"
+ov_test_start || exit $?
 
 ov_etcd
 ov_config
@@ -101,29 +97,17 @@ ip netns exec "$(n 1)" iptables -t nat -S FLANNEL-POSTRTG | sed -n 2p | gq 'mark
 pass "FLANNEL-POSTRTG / FLANNEL-FWD present and re-created"
 
 # pods through the CNI chain, HTTP between nodes
-http_get() {  # http_get FROM-POD IP: the page, retried for up to 5 s
-  local out=""
-  for _ in $(seq 50); do
-    out=$(ip netns exec "wp-$1-$OV_ID" curl -sf -m 1 "http://$2:8080/index.txt") && break
-    sleep 0.1
-  done
-  echo "$out"
-}
 [ "$(ov_cni_path)" = "$WEFT_BIN" ] || echo "note: bridge/host-local/portmap from $REF_BIN (ours not built)"
 [ -x "$WEFT_BIN/flannel" ] || echo "note: flannel plugin not built; its delegate conf is built by ov_flannel_emulate"
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
-for p in b c; do
-  ip netns exec "wp-$p-$OV_ID" python3 -m http.server 8080 --bind 0.0.0.0 --directory "$OV_TMP" >/dev/null 2>&1 &
-  OV_PIDS+=($!)
-done
-echo "hello from weft" >"$OV_TMP/index.txt"
+ov_serve b c
 ip netns exec "$OV_U" tcpdump -ni br0 -c 6 -l 'udp port 8472' >"$OV_TMP/capture.txt" 2>/dev/null &
 cap=$!
 sleep 0.5
 # (retried: the servers are python processes that may take a moment to listen on a busy box)
-[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP pod a -> pod b"
-[ "$(http_get a "$ip3")" = "hello from weft" ] || fail "HTTP pod a -> pod c"
-[ "$(http_get b "$ip3")" = "hello from weft" ] || fail "HTTP pod b -> pod c"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP pod a -> pod b"
+[ "$(ov_http a "$ip3")" = "hello from weft" ] || fail "HTTP pod a -> pod c"
+[ "$(ov_http b "$ip3")" = "hello from weft" ] || fail "HTTP pod b -> pod c"
 pass "HTTP between pods on different nodes ($ip1 -> $ip2, $ip3)"
 for _ in $(seq 30); do kill -0 $cap 2>/dev/null || break; sleep 0.1; done
 kill $cap 2>/dev/null || true; wait $cap 2>/dev/null || true
@@ -148,7 +132,7 @@ restored() {
 }
 for _ in $(seq 200); do restored && break; sleep 0.05; done
 restored || fail "kernel entries not restored: $(tail -3 "$OV_TMP/n2/weftd.log")"
-[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after flannel.1 was re-created"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after flannel.1 was re-created"
 gq "data plane drifted" "$OV_TMP/n1/weftd.log" || fail "node 1 did not log the repair"
 pass "deleted route, ARP entry and VXLAN device restored (same VtepMAC)"
 # metric N NAME: the value of one sample of node N's /metrics (empty when absent)
@@ -281,7 +265,7 @@ ov_weftd 1 --ip-masq
 ov_wait_ready 1
 for _ in $(seq 100); do gone 1 && break; sleep 0.05; done
 gone 1 || fail "node 1 did not clean the entries of node 3, which vanished while it was down"
-[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after node 3 left"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after node 3 left"
 pass "vanished peer removed live (node 2) and at start-up (node 1)"
 
 # a peer's new VtepMAC replaces its old FDB entry (flanneld leaves the old one behind)
@@ -301,6 +285,6 @@ for _ in $(seq 100); do [ "$(ov_etcdctl get --print-value-only "$key2")" = "$wan
 ov_etcdctl get -w json "$key2" | jq -e '.kvs[0].lease > 0' >/dev/null || fail "re-acquired lease has no TTL"
 kill -0 "${OV_WEFTD[2]}" || fail "weftd on node 2 exited"
 for _ in $(seq 100); do bridge -n "$(n 1)" fdb show dev flannel.1 | gq "$mac2 dst 198.18.0.2" && break; sleep 0.05; done
-[ "$(http_get a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after re-acquire"
+[ "$(ov_http a "$ip2")" = "hello from weft" ] || fail "HTTP a -> b after re-acquire"
 pass "own lease deleted: re-acquired with the same subnet, peers updated"
 echo "all weftd e2e checks passed"

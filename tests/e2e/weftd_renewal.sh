@@ -4,12 +4,8 @@
 # about a minute: the key must then hang on a fresh 24 h etcd lease with the same value, and the
 # previous etcd lease must be gone (flanneld leaves it to expire a day later).
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+source "$(dirname "$0")/overlay.bash"
+ov_test_start || exit $?
 
 ov_etcd; ov_config; ov_node 1
 ov_weftd 1 --subnet-lease-renew-margin 1439

@@ -8,17 +8,13 @@
 # the wireguard-go process, traffic flows; a peer someone removed comes back; a node's lease
 # removed -> its peer removed on the others.
 set -euo pipefail
-WEFT_SRC=${WEFT_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
-WEFT_BIN=${WEFT_BIN:-$WEFT_SRC/build/bin}
-REF_BIN=${REF_BIN:-/usr/lib/cni}
-export WEFT_SRC WEFT_BIN REF_BIN
-source "$WEFT_SRC/tests/e2e/overlay.bash"
+source "$(dirname "$0")/overlay.bash"
 source "$WEFT_SRC/tests/e2e/wireguard.bash"
 wg_ns() { n "$1"; }
 wg_dir() { echo "$OV_TMP/n$1"; }
 wg_track() { OV_PIDS+=("$1"); }
-rc=0; wg_checks || rc=$?; [ $rc -eq 0 ] || exit $rc
-rc=0; ov_test_start || rc=$?; [ $rc -eq 0 ] || exit $rc
+wg_checks || exit $?
+ov_test_start || exit $?
 
 wg_weftd() {  # wg_weftd N: weftd of node N with its key file and its /run/wireguard
   local n=$1; wg_prefix "$n"

@@ -1,8 +1,8 @@
 // weftd's external interface selection for dual stack and IPv6 only (agent/iface.*), run inside a
 // throw-away node namespace with two veth underlay devices: the v4 and v6 default routes must
 // leave by the same interface, the chosen interface must carry an address of every enabled
-// family, --public-ipv6 is checked and advertised, and DirectRouting's "directly connected" test
-// works for IPv6 prefixes.
+// family, --public-ipv6 is checked and advertised, --iface-can-reach takes IPv6 destinations,
+// and DirectRouting's "directly connected" test works for IPv6 prefixes.
 #include <catch2/catch.hpp>
 
 #include <cstdlib>
@@ -85,6 +85,26 @@ TEST_CASE("agent iface: dual stack and IPv6-only selection", "[netns][agent]") {
   Sh(n, "-6 route del default");
   CHECK(LookupError(v6only) == "failed to get default interface: no IPv6 default route");
   CHECK(LookupError(dual) == "failed to get default v6 interface: no IPv6 default route");
+
+  // --iface-can-reach with an IPv6 destination: the interface of the source the kernel picks
+  // (fd78::/64 is on-link on wdsu1, fd77::/64 on wdsu0), which must carry every enabled family.
+  weft::agent::IfaceOptions reach = v6only;
+  reach.iface_can_reach = "fd78::99";
+  CHECK(weft::agent::LookupExtIface(reach).name == "wdsu1");
+  CHECK(weft::agent::LookupExtIface(reach).addr6.String() == "fd78::1");
+  reach.iface_can_reach = "fd77::5";
+  CHECK(weft::agent::LookupExtIface(reach).name == "wdsu0");
+  reach = dual;
+  reach.iface_can_reach = "fd77::5";
+  auto er = weft::agent::LookupExtIface(reach);
+  CHECK(er.name == "wdsu0");
+  CHECK(er.addr.String() == "10.77.0.1");
+  reach.iface_can_reach = "fd78::99";  // wdsu1 has no IPv4 address
+  CHECK(LookupError(reach) == "Failed to find interface to use that matches the interfaces and/or regexes provided");
+  reach.iface_can_reach = "fd79::1";  // no route at all
+  CHECK(LookupError(reach) == "Failed to find interface to use that matches the interfaces and/or regexes provided");
+  reach.iface_can_reach = "nonsense";
+  CHECK(LookupError(reach) == "invalid --iface-can-reach nonsense");
 
   CHECK(weft::agent::IsDirectlyConnected(*cni::IP::Parse("fd77::5")));
   CHECK(weft::agent::IsDirectlyConnected(*cni::IP::Parse("10.77.0.9")));

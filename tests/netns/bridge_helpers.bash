@@ -9,6 +9,16 @@ need_root() {
 }
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
+
+# bridge_bin DIR: DIR holds our bridge and, for IPAM, our host-local when built, else the
+# reference's ($REF_BIN); sets CNI_PATH=DIR and PLUGIN=DIR/bridge for cni().
+bridge_bin() {
+  mkdir -p "$1"
+  ln -s "$WEFT_BIN/bridge" "$1/bridge"
+  if [ -x "$WEFT_BIN/host-local" ]; then ln -s "$WEFT_BIN/host-local" "$1/host-local"
+  else ln -s "$REF_BIN/host-local" "$1/host-local"; fi
+  CNI_PATH=$1 PLUGIN=$1/bridge
+}
 ok() { echo "ok: $*"; }
 
 # cni <node-ns> <cmd> <netns-path> <containerid> <ifname> <config> [extra env...]

@@ -16,11 +16,7 @@ cleanup() {
   rm -rf $T
 }
 trap cleanup EXIT
-mkdir -p $T/bin
-ln -s "$WEFT_BIN/bridge" $T/bin/bridge
-if [ -x "$WEFT_BIN/host-local" ]; then ln -s "$WEFT_BIN/host-local" $T/bin/host-local
-else ln -s "$REF_BIN/host-local" $T/bin/host-local; fi
-CNI_PATH=$T/bin PLUGIN=$T/bin/bridge
+bridge_bin $T/bin
 mkns() { ip netns add "$1"; ip -n "$1" link set lo up; NS_LIST+=("$1"); }
 NODE=wbon$$; mkns $NODE
 ipam() { echo "\"ipam\":{\"type\":\"host-local\",\"dataDir\":\"$T/ipam\",\"ranges\":[[{\"subnet\":\"$1\"}]]}"; }

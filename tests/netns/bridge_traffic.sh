@@ -12,12 +12,7 @@ cleanup() {
   rm -rf $T
 }
 trap cleanup EXIT
-mkdir -p $T/bin
-ln -s "$WEFT_BIN/bridge" $T/bin/bridge
-# IPAM: our host-local when built, else the reference's.
-if [ -x "$WEFT_BIN/host-local" ]; then ln -s "$WEFT_BIN/host-local" $T/bin/host-local
-else ln -s "$REF_BIN/host-local" $T/bin/host-local; fi
-CNI_PATH=$T/bin PLUGIN=$T/bin/bridge
+bridge_bin $T/bin
 for n in $NODE $P1 $P2 $P3 $P4; do ip netns add $n; ip -n $n link set lo up; done
 
 CONF=$(cat <<J

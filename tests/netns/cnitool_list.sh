@@ -13,22 +13,12 @@ REF_BIN=${REF_BIN:-/usr/lib/cni}
 [ -x "$WEFT_BIN/cnitool" ] || { echo "FAIL: $WEFT_BIN/cnitool not built"; exit 1; }
 command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 
-T=$(mktemp -d /tmp/weft-cnitool.XXXXXX)
-NODE=wcnode$$
-POD=wcpod$$
 BR=wcbr$$
 NET=cnitest$$
 SUBNET_OCTET=$(( $$ % 200 + 20 ))
-cleanup() {
-  ip netns del "$POD" 2>/dev/null || true
-  ip netns del "$NODE" 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-ip netns add "$NODE" || { echo "SKIP: cannot create namespaces"; exit 77; }
-ip netns add "$POD"
-ip -n "$NODE" link set lo up
+source "$(dirname "$0")/node_pod.bash"
+node_pod c cnitool
 
 # Plugin selection: ours where built.
 mkdir -p "$T/bin" "$T/net.d" "$T/cache" "$T/empty"

@@ -12,18 +12,8 @@ command -v python3 >/dev/null || { echo "SKIP: needs python3"; exit 77; }
 for p in bridge host-local portmap flannel; do
   [ -x "$WEFT_BIN/$p" ] || { echo "FAIL: $WEFT_BIN/$p not built"; exit 1; }
 done
-T=$(mktemp -d /tmp/weft-crash.XXXXXX)
-NODE=wknode$$
-POD=wkpod$$
-cleanup() {
-  ip netns del "$POD" 2>/dev/null || true
-  ip netns del "$NODE" 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-ip netns add "$NODE" || { echo "SKIP: cannot create namespaces"; exit 77; }
-ip netns add "$POD"
-ip -n "$NODE" link set lo up
+source "$(dirname "$0")/node_pod.bash"
+node_pod k crash
 # strace must be able to trace here (ptrace may be forbidden in some containers).
 strace -qq -o /dev/null true 2>/dev/null || { echo "SKIP: ptrace not permitted"; exit 77; }
 CRASH_NODE=$NODE CRASH_POD=$POD CRASH_DIR=$T WEFT_BIN=$WEFT_BIN \

@@ -25,20 +25,14 @@ if [ "$(id -u)" != 0 ] || ! ip netns add "wfprobe$$" 2>/dev/null || ! unshare -m
 fi
 ip netns del "wfprobe$$"
 
-NODE=wfnode$$
-POD=wfpod$$
-T=$(mktemp -d /tmp/weft-faults.XXXXXX)
 HOLDER=
 cleanup() {
   [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null || true
-  ip netns del "$POD" 2>/dev/null || true
-  ip netns del "$NODE" 2>/dev/null || true
-  rm -rf "$T"
+  node_pod_cleanup
 }
+source "$(dirname "$0")/node_pod.bash"
+node_pod f faults
 trap cleanup EXIT
-ip netns add "$NODE"
-ip netns add "$POD"
-ip -n "$NODE" link set lo up
 NSPATH=/var/run/netns/$POD
 D=$T/data
 mkdir -p "$D" "$T/bin-no-bridge"

@@ -33,12 +33,7 @@ ip netns add "$P1"
 ip netns add "$P2"
 ip -n "$NODE" link set lo up
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
-expect_lacks() { if [[ "$1" != *"$2"* ]]; then ok; else bad "$3: [$1] has [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 # CNI_PATH: our flannel plus the other three, ours where built.
 BIN=$T/bin

@@ -16,11 +16,7 @@ T=$(mktemp -d /tmp/weft-fl-install.XXXXXX)
 BUSY_PID=""
 cleanup() { [ -z "$BUSY_PID" ] || kill "$BUSY_PID" 2>/dev/null || true; rm -rf "$T"; }
 trap cleanup EXIT
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 # Sources: real CNI plugins (they answer VERSION), one per name the installer ships.
 SRC=$T/src

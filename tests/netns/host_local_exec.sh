@@ -13,12 +13,7 @@ T=$(mktemp -d /tmp/weft-hl-exec.XXXXXX)
 cleanup() { rm -rf "$T"; }
 trap cleanup EXIT
 NETNS=/var/run/netns/weft-hl-absent-$$
-fails=0
-checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 # run CMD ID IFNAME CONF [CNI_ARGS]  -> sets OUT and RC
 run() {
@@ -142,20 +137,19 @@ expect_eq "$(cd "$G/gcnet" && ls | sort | tr '\n' ' ')" "last_reserved_ip.0 last
 # --- 64 concurrent ADDs get distinct addresses; 64 concurrent DELs leave the store clean
 P=$T/par
 pconf=$(printf '{"cniVersion":"1.0.0","name":"par","ipam":{"type":"host-local","dataDir":"%s","ranges":[[{"subnet":"10.11.0.0/24"}],[{"subnet":"fd11::/120"}]]}}' "$P")
-for i in $(seq 1 64); do
-  (printf '%s' "$pconf" | env -i CNI_COMMAND=ADD CNI_CONTAINERID=p$i CNI_NETNS=$NETNS CNI_IFNAME=eth0 \
-     CNI_PATH="$WEFT_BIN" "$PLUGIN" >"$T/par.$i" 2>&1; echo $? >"$T/par.$i.rc") &
-done
-wait
+par64() {  # par64 CMD OUT: CMD of $pconf for containers p1..p64 at once; output $T/OUT.<i>, status $T/OUT.<i>.rc
+  for i in $(seq 1 64); do
+    (printf '%s' "$pconf" | env -i CNI_COMMAND="$1" CNI_CONTAINERID=p$i CNI_NETNS=$NETNS CNI_IFNAME=eth0 \
+       CNI_PATH="$WEFT_BIN" "$PLUGIN" >"$T/$2.$i" 2>&1; echo $? >"$T/$2.$i.rc") &
+  done
+  wait
+}
+par64 ADD par
 expect_eq "$(cat "$T"/par.*.rc | sort -u | tr '\n' ' ')" "0 " "64 parallel ADDs succeed"
 expect_eq "$(cat "$T"/par.[0-9]* | grep -c '"address": "10.11')" 64 "64 v4 results"
 expect_eq "$(cat "$T"/par.[0-9]* | grep '"address"' | sort -u | wc -l)" 128 "128 distinct addresses"
 expect_eq "$(ls "$P/par" | grep -c '^10\.11')" 64 "64 v4 files"
-for i in $(seq 1 64); do
-  (printf '%s' "$pconf" | env -i CNI_COMMAND=DEL CNI_CONTAINERID=p$i CNI_NETNS=$NETNS CNI_IFNAME=eth0 \
-     CNI_PATH="$WEFT_BIN" "$PLUGIN" >"$T/pdel.$i" 2>&1; echo $? >"$T/pdel.$i.rc") &
-done
-wait
+par64 DEL pdel
 expect_eq "$(cat "$T"/pdel.*.rc | sort -u | tr '\n' ' ')" "0 " "64 parallel DELs succeed"
 expect_eq "$(ls -A "$P/par" | tr '\n' ' ')" "last_reserved_ip.0 last_reserved_ip.1 lock " "only lock and last_reserved_ip.* remain"
 

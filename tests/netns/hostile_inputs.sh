@@ -18,18 +18,8 @@ if [ "$(id -u)" != 0 ] || ! ip netns add "whprobe$$" 2>/dev/null; then
 fi
 ip netns del "whprobe$$"
 
-NODE=whnode$$
-POD=whpod$$
-T=$(mktemp -d /tmp/weft-hostile.XXXXXX)
-cleanup() {
-  ip netns del "$POD" 2>/dev/null || true
-  ip netns del "$NODE" 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
-ip netns add "$NODE"
-ip netns add "$POD"
-ip -n "$NODE" link set lo up
+source "$(dirname "$0")/node_pod.bash"
+node_pod h hostile
 ip -n "$POD" link set lo up
 NSPATH=/var/run/netns/$POD
 D=$T/data

@@ -29,12 +29,7 @@ source "$WEFT_SRC/tests/netns/release_helpers.bash"
 release_tarball
 echo "tarball: $TARBALL"
 
-fails=0 checks=0
-ok() { checks=$((checks + 1)); }
-bad() { checks=$((checks + 1)); fails=$((fails + 1)); echo "FAIL: $*"; }
-expect_eq() { if [ "$1" == "$2" ]; then ok; else bad "$3: got [$1] want [$2]"; fi; }
-expect_has() { if [[ "$1" == *"$2"* ]]; then ok; else bad "$3: [$1] lacks [$2]"; fi; }
-expect_lacks() { if [[ "$1" != *"$2"* ]]; then ok; else bad "$3: [$1] has [$2]"; fi; }
+source "$(dirname "$0")/../checks.bash"
 
 ROOT=$T/root
 mkdir -p "$ROOT"/{opt/cni/bin,proc,sys,dev,run/netns,run/flannel,var/lib/cni,tmp,etc}
@@ -164,18 +159,27 @@ expect_eq "$(ip -n "$NODE" -o link show master cni0 2>/dev/null || true)" "" "ve
 [ ! -e "$ROOT/var/lib/cni/flannel/wb1" ] && ok || bad "saved delegate config after DEL"
 expect_eq "$(ls "$ROOT/var/lib/cni/networks/cbr0" | grep '^10\.' || true)" "" "reservations after DEL"
 
+# masq_cycle ID CONF WHAT LIST RULE: ADD, CHECK and DEL of the ipMasq bridge CONF as container ID;
+# RULE must be in the output of LIST (a function printing WHAT's rules) after ADD, and nothing of
+# ID after DEL.
+masq_cycle() {
+  local id=$1 conf=$2 what=$3 list=$4 rule=$5 add
+  plugin ADD "$id" "$conf"
+  expect_eq "$RC" 0 "bridge ADD, $what ipMasq ($OUT)"
+  add=$OUT
+  expect_has "$($list)" "$rule" "$what masquerade rule"
+  plugin CHECK "$id" "$(jq -c --argjson p "$add" '. + {prevResult: $p}' <<<"$conf")"
+  expect_eq "$RC" 0 "bridge CHECK, $what ipMasq ($OUT)"
+  plugin DEL "$id" "$conf"
+  expect_eq "$RC" 0 "bridge DEL, $what ipMasq ($OUT)"
+  expect_lacks "$($list)" "$id" "$what rule after DEL"
+}
+
 # The nftables backend of a static build runs the host's nft (no libnftables): bridge ipMasq.
 if [ -x "$ROOT/usr/sbin/nft" ]; then
-  NB='{"cniVersion":"1.0.0","name":"wr-n","type":"bridge","bridge":"wrbr1","isGateway":true,"ipMasq":true,"ipMasqBackend":"nftables","ipam":{"type":"host-local","subnet":"10.99.8.0/24"}}'
-  plugin ADD wn1 "$NB"
-  expect_eq "$RC" 0 "bridge ADD, nftables ipMasq ($OUT)"
-  ADD_N=$OUT
-  expect_has "$(ip netns exec "$NODE" nft list table inet cni_plugins_masquerade 2>&1)" "id: wn1" "nftables masquerade rule"
-  plugin CHECK wn1 "$(jq -c --argjson p "$ADD_N" '. + {prevResult: $p}' <<<"$NB")"
-  expect_eq "$RC" 0 "bridge CHECK, nftables ipMasq ($OUT)"
-  plugin DEL wn1 "$NB"
-  expect_eq "$RC" 0 "bridge DEL, nftables ipMasq ($OUT)"
-  expect_eq "$(ip netns exec "$NODE" nft list ruleset 2>&1 | grep -c 'id: wn1' || true)" 0 "nftables rule after DEL"
+  nft_rules() { ip netns exec "$NODE" nft list ruleset 2>&1; }
+  masq_cycle wn1 '{"cniVersion":"1.0.0","name":"wr-n","type":"bridge","bridge":"wrbr1","isGateway":true,"ipMasq":true,"ipMasqBackend":"nftables","ipam":{"type":"host-local","subnet":"10.99.8.0/24"}}' \
+    nftables nft_rules "id: wn1"
 fi
 
 # iptables-legacy (an `iptables` that is xtables-legacy-multi first on PATH): a static build
@@ -185,17 +189,10 @@ if [ -x "$ROOT/usr/sbin/xtables-legacy-multi" ]; then
   for t in iptables iptables-save iptables-restore ip6tables ip6tables-save ip6tables-restore; do
     ln -s /usr/sbin/xtables-legacy-multi "$ROOT/legacy/$t"
   done
-  LB='{"cniVersion":"1.0.0","name":"wr-l","type":"bridge","bridge":"wrbr2","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.99.9.0/24"}}'
+  legacy_nat() { ip netns exec "$NODE" iptables-legacy-save -t nat 2>&1; }
   PLUGIN_PATH=/legacy:/usr/sbin:/usr/bin:/sbin:/bin
-  plugin ADD wl1 "$LB"
-  expect_eq "$RC" 0 "bridge ADD, iptables-legacy ipMasq ($OUT)"
-  ADD_L=$OUT
-  expect_has "$(ip netns exec "$NODE" iptables-legacy-save -t nat 2>&1)" 'id: \"wl1\"' "legacy masquerade rule"
-  plugin CHECK wl1 "$(jq -c --argjson p "$ADD_L" '. + {prevResult: $p}' <<<"$LB")"
-  expect_eq "$RC" 0 "bridge CHECK, iptables-legacy ipMasq ($OUT)"
-  plugin DEL wl1 "$LB"
-  expect_eq "$RC" 0 "bridge DEL, iptables-legacy ipMasq ($OUT)"
-  expect_eq "$(ip netns exec "$NODE" iptables-legacy-save -t nat 2>&1 | grep -c 'wl1' || true)" 0 "legacy rule after DEL"
+  masq_cycle wl1 '{"cniVersion":"1.0.0","name":"wr-l","type":"bridge","bridge":"wrbr2","isGateway":true,"ipMasq":true,"ipam":{"type":"host-local","subnet":"10.99.9.0/24"}}' \
+    iptables-legacy legacy_nat 'id: \"wl1\"'
   unset PLUGIN_PATH
 fi
 

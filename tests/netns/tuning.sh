@@ -14,11 +14,8 @@ need_root
 WEFT_BIN=${WEFT_BIN:?}
 PLUGIN=$WEFT_BIN/tuning CNI_PATH=$WEFT_BIN
 [ -x "$PLUGIN" ] || fail "missing $PLUGIN"
-NODE=wpatnode$$ POD=wpatpod$$
-T=$(mktemp -d /tmp/wpa-tun.XXXXXX)
-cleanup() { ip netns del $POD 2>/dev/null || true; ip netns del $NODE 2>/dev/null || true; rm -rf "$T"; }
-trap cleanup EXIT
-ip netns add $NODE; ip netns add $POD
+. "$(dirname "$0")/node_pod.bash"
+node_pod pat tuning
 NSP=/run/netns/$POD D=$T/state
 K=0
 mkpod() {  # a fresh pod interface <name>

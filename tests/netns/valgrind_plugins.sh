@@ -18,19 +18,9 @@ fi
 for p in host-local bridge portmap flannel; do
   [ -x "$WEFT_BIN/$p" ] || { echo "FAIL: $WEFT_BIN/$p not built"; exit 1; }
 done
-T=$(mktemp -d /tmp/weft-valgrind.XXXXXX)
-NODE=wvnode$$
-POD=wvpod$$
-cleanup() {
-  ip netns del "$POD" 2>/dev/null || true
-  ip netns del "$NODE" 2>/dev/null || true
-  rm -rf "$T"
-}
-trap cleanup EXIT
 fail() { echo "FAIL: $*"; exit 1; }
-ip netns add "$NODE" || { echo "SKIP: cannot create namespaces"; exit 77; }
-ip netns add "$POD"
-ip -n "$NODE" link set lo up
+source "$(dirname "$0")/node_pod.bash"
+node_pod v valgrind
 # portmap's snat needs a route to its container address.
 ip -n "$NODE" link add wvpm0 type bridge
 ip -n "$NODE" addr add 10.96.0.1/24 dev wvpm0

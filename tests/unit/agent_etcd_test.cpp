@@ -18,23 +18,14 @@
 
 #include "agent/subnet/etcd/client.h"
 #include "cni/error.h"
+#include "support.h"
 
 extern char** environ;
 using namespace weft::agent;
 
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
+using weft::test::FreePort;
 
 struct Etcd {
   pid_t pid = -1;

@@ -12,22 +12,13 @@
 
 #include "agent/healthz.h"
 #include "agent/metrics.h"
+#include "support.h"
 
 using namespace weft::agent;
 
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa);
-  socklen_t len = sizeof sa;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &len);
-  close(fd);
-  return ntohs(sa.sin_port);
-}
+using weft::test::FreePort;
 
 // One HTTP/1.1 GET; returns the whole response.
 std::string Get(int port, const std::string& path) {

@@ -4,17 +4,9 @@
 #include "cni/args.h"
 #include "cni/error.h"
 #include "cni/json.h"
+#include "support.h"
 
-namespace {
-std::string ErrorOf(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cni::Error& e) {
-    return e.msg();
-  }
-  return "";
-}
-}  // namespace
+using weft::test::ErrorOf;
 
 TEST_CASE("CNI_ARGS parsing", "[args]") {
   auto ip_check = [](std::string_view, std::string_view v) -> std::optional<std::string> {

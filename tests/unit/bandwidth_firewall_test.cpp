@@ -9,29 +9,12 @@
 #include "cni/error.h"
 #include "cni/json.h"
 #include "firewall.h"
+#include "support.h"
 
 namespace {
 
-cni::CallArgs Args(const std::string& json) {
-  cni::CallArgs a;
-  a.stdin_data = json;
-  a.config = cni::ParseJson(json);
-  a.cni_version = a.config.value("cniVersion", "0.1.0");
-  a.name = a.config.value("name", "");
-  a.ifname = "eth0";
-  a.container_id = "ctr1";
-  a.command = "ADD";
-  return a;
-}
-
-std::string Msg(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cni::Error& e) {
-    return e.msg();
-  }
-  return "";
-}
+using weft::test::Args;
+using weft::test::ErrorOf;
 
 std::string Bw(const std::string& extra) {
   return R"({"cniVersion":"1.0.0","name":"wpbnet","type":"bandwidth")" + extra + "}";
@@ -78,11 +61,11 @@ TEST_CASE("bandwidth: limits from the top level or from runtimeConfig", "[bandwi
   c = bandwidth::ParseConfig(Args(Bw(R"(,"egressRate":18446744073709551615,"egressBurst":8000)")));
   CHECK(c.bandwidth->egress_rate == 18446744073709551615ULL);
   // shapedSubnets/unshapedSubnets (v1.5.x only) are unknown keys here, as in 1.1.1.
-  CHECK(Msg([] { bandwidth::ParseConfig(Args(Bw(R"(,"unshapedSubnets":["10.0.0.0/8"])"))); }).empty());
+  CHECK(ErrorOf([] { bandwidth::ParseConfig(Args(Bw(R"(,"unshapedSubnets":["10.0.0.0/8"])"))); }).empty());
 }
 
 TEST_CASE("bandwidth: the reference's validation messages", "[bandwidth]") {
-  auto msg = [](const std::string& extra) { return Msg([&] { bandwidth::ParseConfig(Args(Bw(extra))); }); };
+  auto msg = [](const std::string& extra) { return ErrorOf([&] { bandwidth::ParseConfig(Args(Bw(extra))); }); };
   CHECK(msg(R"(,"ingressRate":1000)") == "if rate is set, burst must also be set");
   CHECK(msg(R"(,"egressBurst":1000)") == "if burst is set, rate must also be set");
   CHECK(msg(R"(,"ingressRate":1,"ingressBurst":34359738360)") == "burst cannot be more than 4GB");
@@ -127,17 +110,17 @@ TEST_CASE("firewall: config and the reference's messages", "[firewall]") {
   CHECK(c.firewalld_zone == "trusted");
   c = firewall::ParseConfig(Args(Fw(R"(,"IPTABLESADMINCHAINNAME":"MY-ADMIN")")));
   CHECK(c.admin_chain == "MY-ADMIN");
-  CHECK(Msg([] { firewall::ParseConfig(Args(Fw(R"(,"backend":5)"))); }) ==
+  CHECK(ErrorOf([] { firewall::ParseConfig(Args(Fw(R"(,"backend":5)"))); }) ==
         "failed to load netconf: json: cannot unmarshal number into Go struct field FirewallNetConf.backend of type string");
   // A chain name that would break out of an iptables-restore line is refused before any work.
-  CHECK(Msg([] { firewall::ParseConfig(Args(Fw(R"(,"iptablesAdminChainName":"X\n-P FORWARD ACCEPT")"))); })
+  CHECK(ErrorOf([] { firewall::ParseConfig(Args(Fw(R"(,"iptablesAdminChainName":"X\n-P FORWARD ACCEPT")"))); })
             .starts_with("iptablesAdminChainName: invalid chain name"));
-  CHECK(Msg([] { firewall::ParseConfig(Args(Fw(R"(,"iptablesAdminChainName":"A-NAME-LONGER-THAN-28-CHARSXX")"))); })
+  CHECK(ErrorOf([] { firewall::ParseConfig(Args(Fw(R"(,"iptablesAdminChainName":"A-NAME-LONGER-THAN-28-CHARSXX")"))); })
             .starts_with("iptablesAdminChainName: invalid chain name"));
-  CHECK(Msg([] { firewall::Add(Args(R"({"cniVersion":"1.0.0","name":"n","type":"firewall"})")); }) ==
+  CHECK(ErrorOf([] { firewall::Add(Args(R"({"cniVersion":"1.0.0","name":"n","type":"firewall"})")); }) ==
         "missing prevResult from earlier plugin");
-  CHECK(Msg([] { firewall::Add(Args(Fw(R"(,"ingressPolicy":"bogus")"))); }) == "unknown ingress policy: \"bogus\"");
-  CHECK(Msg([] { firewall::Add(Args(Fw(R"(,"backend":"firewalld")"))); }).find("firewalld backend is not supported") !=
+  CHECK(ErrorOf([] { firewall::Add(Args(Fw(R"(,"ingressPolicy":"bogus")"))); }) == "unknown ingress policy: \"bogus\"");
+  CHECK(ErrorOf([] { firewall::Add(Args(Fw(R"(,"backend":"firewalld")"))); }).find("firewalld backend is not supported") !=
         std::string::npos);
 }
 

@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "env.h"
 #include "ops.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using namespace weft::cnitool;
@@ -25,13 +26,8 @@ using cni::Json;
 
 namespace {
 
-struct TmpDir {
-  fs::path path;
-  TmpDir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-cnitool-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TmpDir() { fs::remove_all(path); }
+struct TmpDir : weft::test::TempDir {
+  TmpDir() : TempDir("cnitool") {}
   std::string str() const { return path.string(); }
   void Write(const std::string& rel, const std::string& content) const {
     fs::path p = path / rel;

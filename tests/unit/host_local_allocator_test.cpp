@@ -15,6 +15,7 @@
 #include "cni/error.h"
 #include "config.h"
 #include "store.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 using hostlocal::Allocator;
@@ -25,13 +26,8 @@ using hostlocal::Store;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-hl-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
+struct TempDir : weft::test::TempDir {
+  TempDir() : weft::test::TempDir("hl") {}
   fs::path net() const { return path / "net"; }
 };
 

@@ -10,19 +10,13 @@
 
 #include "cni/skel.h"
 #include "host_local.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-hl-cmd-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using weft::test::TempDir;
 
 struct Call {
   int rc;

@@ -15,19 +15,13 @@
 #include "cni/error.h"
 #include "cni/files.h"
 #include "cni/invoke.h"
+#include "support.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "weft-unit-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~TempDir() { fs::remove_all(path); }
-};
+using weft::test::TempDir;
 
 void WriteScript(const fs::path& p, const std::string& body) {
   std::ofstream(p) << "#!/bin/sh\n" << body;

@@ -8,28 +8,15 @@
 #include "cni/json.h"
 #include "config.h"
 #include "rules.h"
+#include "support.h"
 
 namespace {
 
-cni::CallArgs Args(const std::string& json, const std::string& ifname = "container") {
-  cni::CallArgs a;
-  a.stdin_data = json;
-  a.config = cni::ParseJson(json);
-  a.cni_version = a.config.value("cniVersion", "0.1.0");
-  a.name = a.config.value("name", "");
-  a.ifname = ifname;
-  a.container_id = "icee6giejonei6so";
-  a.command = "ADD";
-  return a;
-}
+using weft::test::ErrorOf;
 
-std::string Msg(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const cni::Error& e) {
-    return e.msg();
-  }
-  return "";
+// The interface and container ID of the reference's portmap_test.go.
+cni::CallArgs Args(const std::string& json) {
+  return weft::test::Args(json, "container", "icee6giejonei6so");
 }
 
 const char* kPrev = R"("prevResult": {"cniVersion": "1.0.0",
@@ -67,14 +54,14 @@ TEST_CASE("portmap: a DEL config needs neither runtimeConfig nor prevResult", "[
 }
 
 TEST_CASE("portmap: validation messages", "[portmap][unit]") {
-  CHECK(Msg([] { portmap::ParseConfig(Args(Conf(R"("runtimeConfig": {"portMappings": [{"hostPort": 0, "containerPort": 80, "protocol": "tcp"}]})"))); }) ==
+  CHECK(ErrorOf([] { portmap::ParseConfig(Args(Conf(R"("runtimeConfig": {"portMappings": [{"hostPort": 0, "containerPort": 80, "protocol": "tcp"}]})"))); }) ==
         "Invalid host port number: 0");
-  CHECK(Msg([] { portmap::ParseConfig(Args(Conf(R"("runtimeConfig": {"portMappings": [{"hostPort": 1, "containerPort": -1, "protocol": "tcp"}]})"))); }) ==
+  CHECK(ErrorOf([] { portmap::ParseConfig(Args(Conf(R"("runtimeConfig": {"portMappings": [{"hostPort": 1, "containerPort": -1, "protocol": "tcp"}]})"))); }) ==
         "Invalid container port number: -1");
-  CHECK(Msg([] { portmap::ParseConfig(Args(Conf(R"("markMasqBit": 32)"))); }) == "MasqMarkBit must be between 0 and 31");
-  CHECK(Msg([] { portmap::ParseConfig(Args(Conf(R"("markMasqBit": 1, "externalSetMarkChain": "X")"))); }) ==
+  CHECK(ErrorOf([] { portmap::ParseConfig(Args(Conf(R"("markMasqBit": 32)"))); }) == "MasqMarkBit must be between 0 and 31");
+  CHECK(ErrorOf([] { portmap::ParseConfig(Args(Conf(R"("markMasqBit": 1, "externalSetMarkChain": "X")"))); }) ==
         "Cannot specify externalSetMarkChain and markMasqBit");
-  CHECK(Msg([] { portmap::ParseConfig(Args(Conf(R"("snat": "yes")"))).snat; }).starts_with(
+  CHECK(ErrorOf([] { portmap::ParseConfig(Args(Conf(R"("snat": "yes")"))).snat; }).starts_with(
       "failed to parse network configuration: json: cannot unmarshal string"));
 }
 
@@ -85,11 +72,11 @@ TEST_CASE("portmap: backend choice and option consistency", "[portmap][unit]") {
   CHECK(backend(R"("backend": "nftables", "conditionsV4": ["aaa", "bbbb"], "conditionsV6": ["ccc"])") ==
         portmap::Backend::kNftables);
   CHECK(backend(R"("conditionsV4": ["!", "-s", "1.2.3.4"])") == portmap::Backend::kIptables);
-  CHECK(Msg([&] { backend(R"("backend": "iptables", "conditionsV4": ["aaa", "bbbb"], "conditionsV6": ["ccc"])"); }) ==
+  CHECK(ErrorOf([&] { backend(R"("backend": "iptables", "conditionsV4": ["aaa", "bbbb"], "conditionsV6": ["ccc"])"); }) ==
         "iptables backend was requested but configuration contains nftables-specific options [conditionsV4 conditionsV6]");
-  CHECK(Msg([&] { backend(R"("backend": "nftables", "externalSetMarkChain": "KUBE-MARK-MASQ", "conditionsV4": ["-a", "b"], "conditionsV6": ["-c", "d"])"); }) ==
+  CHECK(ErrorOf([&] { backend(R"("backend": "nftables", "externalSetMarkChain": "KUBE-MARK-MASQ", "conditionsV4": ["-a", "b"], "conditionsV6": ["-c", "d"])"); }) ==
         "nftables backend was requested but configuration contains iptables-specific options [externalSetMarkChain conditionsV4 conditionsV6]");
-  CHECK(Msg([&] { backend(R"("backend": "bpf")"); }) == "unrecognized backend \"bpf\"");
+  CHECK(ErrorOf([&] { backend(R"("backend": "bpf")"); }) == "unrecognized backend \"bpf\"");
 }
 
 TEST_CASE("portmap: chain names match the reference's vectors", "[portmap][unit]") {

@@ -55,18 +55,6 @@ Json TopLevelSorted(const Json& obj) {
   return out;
 }
 
-std::vector<std::string> SplitPath(std::string_view s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    size_t end = s.find(':', start);
-    if (end == std::string_view::npos) end = s.size();
-    if (end > start) out.emplace_back(s.substr(start, end - start));
-    start = end + 1;
-  }
-  return out;
-}
-
 bool AtLeast(std::string_view version, std::string_view min) {
   return cni::CompareVersions(version, min) >= 0;
 }
@@ -142,7 +130,7 @@ CniRunner::CniRunner(std::string cni_path, std::string cache_dir, cni::Env base_
     : cni_path_(std::move(cni_path)), cache_dir_(std::move(cache_dir)), base_env_(std::move(base_env)) {}
 
 std::string CniRunner::Find(std::string_view type) const {
-  if (SplitPath(cni_path_).empty()) {
+  if (cni::SplitPath(cni_path_).empty()) {
     throw cni::Error(cni::kInternal, "failed to find plugin " + GoQuote(type) +
                                          ": CNI_PATH is empty; set it to the directories holding the CNI "
                                          "plugins, e.g. CNI_PATH=/opt/cni/bin");
@@ -348,7 +336,7 @@ PluginVersions CniRunner::Versions(std::string_view type) const {
 
 std::vector<std::string> CniRunner::PluginsOnPath() const {
   std::set<std::string> names;
-  for (const std::string& dir : SplitPath(cni_path_)) {
+  for (const std::string& dir : cni::SplitPath(cni_path_)) {
     DIR* d = opendir(dir.c_str());
     if (!d) continue;
     while (dirent* e = readdir(d)) {

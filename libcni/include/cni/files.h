@@ -40,6 +40,13 @@ enum class Durability { kDurable, kVolatile };
 void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode,
                      Durability durability = Durability::kDurable);
 
+/// write(2) until all of `data` is written (EINTR retried). Throws Error(kInternal) with
+/// "write <what>: <errno text>".
+void WriteAll(int fd, std::string_view data, const std::string& what);
+
+/// read(2) until end of file (EINTR retried). Throws Error(kInternal) with "read <what>: ...".
+std::string ReadAll(int fd, const std::string& what);
+
 /// Reads a regular file without following a symlink in its last component; nullopt when it
 /// does not exist. Throws on other errors (a symlink gives ELOOP).
 std::optional<std::string> ReadFile(const std::string& path);

@@ -7,11 +7,15 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cni/result.h"
 #include "cni/skel.h"
 
 namespace cni {
+
+/// The directories of a ':'-separated CNI_PATH, empty entries dropped.
+std::vector<std::string> SplitPath(std::string_view cni_path);
 
 /// Full path of `plugin` on the ':'-separated `cni_path`; throws
 /// `failed to find plugin "x" in path [a b]` (and `no plugin name provided`).

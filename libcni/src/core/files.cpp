@@ -38,6 +38,8 @@ std::string DirName(const std::string& path) {
   return path.substr(0, slash);
 }
 
+}  // namespace
+
 void WriteAll(int fd, std::string_view data, const std::string& what) {
   size_t done = 0;
   while (done < data.size()) {
@@ -50,7 +52,19 @@ void WriteAll(int fd, std::string_view data, const std::string& what) {
   }
 }
 
-}  // namespace
+std::string ReadAll(int fd, const std::string& what) {
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    ssize_t k = ::read(fd, buf, sizeof buf);
+    if (k < 0) {
+      if (errno == EINTR) continue;
+      throw Error::Errno(errno, "read " + what);
+    }
+    if (k == 0) return out;
+    out.append(buf, static_cast<size_t>(k));
+  }
+}
 
 void WriteFileAtomic(const std::string& path, std::string_view data, mode_t mode, Durability durability) {
   static std::atomic<unsigned> counter{0};
@@ -83,19 +97,7 @@ std::optional<std::string> ReadFile(const std::string& path) {
   struct stat st {};
   if (fstat(fd.get(), &st) != 0) throw Error::Errno(errno, "stat " + path);
   if (!S_ISREG(st.st_mode)) throw Error(kInternal, "open " + path + ": not a regular file");
-  std::string out;
-  out.reserve(static_cast<size_t>(st.st_size));
-  char buf[8192];
-  for (;;) {
-    ssize_t k = ::read(fd.get(), buf, sizeof buf);
-    if (k < 0) {
-      if (errno == EINTR) continue;
-      throw Error::Errno(errno, "read " + path);
-    }
-    if (k == 0) break;
-    out.append(buf, static_cast<size_t>(k));
-  }
-  return out;
+  return ReadAll(fd.get(), path);
 }
 
 void EnsureDir(const std::string& path, mode_t mode) {

@@ -22,7 +22,6 @@
 #include "cni/files.h"
 
 namespace cni {
-namespace {
 
 std::vector<std::string> SplitPath(std::string_view cni_path) {
   std::vector<std::string> dirs;
@@ -35,6 +34,8 @@ std::vector<std::string> SplitPath(std::string_view cni_path) {
   }
   return dirs;
 }
+
+namespace {
 
 struct Pipe {
   UniqueFd r, w;

@@ -1,8 +1,9 @@
 // Native nftables (see nft.h). The dynamic build resolves libnftables with dlopen/dlsym once per
 // process; its declarations come from <nftables/libnftables.h> so the signatures stay checked.
 // A static build (WEFT_STATIC, the release tarball) cannot dlopen the host's library and Debian
-// has no static one, so each batch or listing is one `nft -a -f -` process, as the reference's
-// nftables code runs nft too; the text it prints is the same, and so is the parsing below.
+// has no static one, so each batch or listing is one `nft -a -f -` process (a dry run: `nft -c
+// -f -`), as the reference's nftables code runs nft too; the text it prints is the same, and so
+// is the parsing below.
 #include "cni/fw/nft.h"
 
 #ifdef WEFT_STATIC
@@ -28,6 +29,7 @@ struct NftApi {
   decltype(&nft_ctx_get_output_buffer) get_output = nullptr;
   decltype(&nft_ctx_get_error_buffer) get_error = nullptr;
   decltype(&nft_run_cmd_from_buffer) run = nullptr;
+  decltype(&nft_ctx_set_dry_run) set_dry_run = nullptr;
   std::string load_error;
 };
 
@@ -51,6 +53,7 @@ const NftApi& Api() {
     sym(a.get_output, "nft_ctx_get_output_buffer");
     sym(a.get_error, "nft_ctx_get_error_buffer");
     sym(a.run, "nft_run_cmd_from_buffer");
+    sym(a.set_dry_run, "nft_ctx_set_dry_run");
     return a;
   }();
   return api;
@@ -71,8 +74,8 @@ Nft::Nft() {
 
 Nft::~Nft() = default;
 
-std::string Nft::RunCapture(const std::string& cmd, int* rc) {
-  ProcResult r = RunProcess({"nft", "-a", "-f", "-"}, cmd);
+std::string Nft::RunCapture(const std::string& cmd, int* rc, bool dry_run) {
+  ProcResult r = RunProcess({"nft", dry_run ? "-c" : "-a", "-f", "-"}, cmd);
   *rc = r.status;
   if (*rc != 0) return Trim(r.err);
   return r.out;
@@ -91,11 +94,13 @@ Nft::~Nft() {
   if (ctx_) Api().ctx_free(static_cast<nft_ctx*>(ctx_));
 }
 
-std::string Nft::RunCapture(const std::string& cmd, int* rc) {
+std::string Nft::RunCapture(const std::string& cmd, int* rc, bool dry_run) {
   const NftApi& a = Api();
   auto* ctx = static_cast<nft_ctx*>(ctx_);
   a.set_flags(ctx, NFT_CTX_OUTPUT_HANDLE);
+  a.set_dry_run(ctx, dry_run);
   *rc = a.run(ctx, cmd.c_str());
+  a.set_dry_run(ctx, false);
   // Each get_*_buffer call hands over and resets the buffer: read both exactly once.
   const char* out = a.get_output(ctx);
   const char* err = a.get_error(ctx);
@@ -108,6 +113,12 @@ void Nft::Run(const std::string& batch) {
   int rc = 0;
   std::string err = RunCapture(batch, &rc);
   if (rc != 0) throw Error(kInternal, err.empty() ? "nft command failed" : err, batch);
+}
+
+bool Nft::Check(const std::string& batch) {
+  int rc = 0;
+  RunCapture(batch, &rc, true);
+  return rc == 0;
 }
 
 std::vector<NftRule> Nft::ListRules(std::string_view family, std::string_view table) {

@@ -886,7 +886,45 @@ std::vector<Route> Socket::Routes(int family, uint32_t table) {
   return out;
 }
 
-// ---- neighbours
+// ---- neighbours and FDB entries (both RTM_*NEIGH messages of the kernel's neighbour table)
+
+namespace {
+
+/// Sends a delete request for a neighbour-table entry; false when it was not there (ENOENT) or
+/// its link is gone (ENODEV).
+bool DeleteEntry(nl_sock* sk, const MsgPtr& m, const std::string& what) {
+  int err = Transact(sk, m.get(), nullptr);
+  if (err == ENOENT || err == ENODEV) return false;
+  if (err) Fail(what, err);
+  return true;
+}
+
+/// Dumps the neighbour table of `family` (AF_BRIDGE: the FDB) and hands each entry on link
+/// `index` (0: every link) to `on_entry`; `reset` runs before a retried dump.
+void DumpNeighTable(nl_sock* sk, int family, int index,
+                    const std::function<void(const ndmsg*, const Attrs<NDA_MAX>&)>& on_entry,
+                    const std::function<void()>& reset, const std::string& what) {
+  Dump(
+      sk,
+      [family] {
+        MsgPtr m = NewMsg(RTM_GETNEIGH, NLM_F_DUMP);
+        ndmsg ndm{};
+        ndm.ndm_family = static_cast<unsigned char>(family);
+        Append(m.get(), ndm);
+        return m;
+      },
+      [&](nlmsghdr* h) {
+        if (h->nlmsg_type != RTM_NEWNEIGH) return;
+        ndmsg* ndm;
+        Attrs<NDA_MAX> tb;
+        ParseNdm(h, ndm, tb);
+        if (index && ndm->ndm_ifindex != index) return;
+        on_entry(ndm, tb);
+      },
+      reset, what);
+}
+
+}  // namespace
 
 void Socket::AddNeigh(const Neigh& n) {
   MsgPtr m = NeighMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, n);
@@ -901,31 +939,16 @@ void Socket::ReplaceNeigh(const Neigh& n) {
 }
 
 bool Socket::DeleteNeigh(const Neigh& n) {
-  MsgPtr m = NeighMsg(RTM_DELNEIGH, 0, n);
-  int err = Transact(impl_->sk.get(), m.get(), nullptr);
-  if (err == ENOENT || err == ENODEV) return false;
-  if (err) Fail("failed to delete neighbour " + n.ip.String(), err);
-  return true;
+  return DeleteEntry(impl_->sk.get(), NeighMsg(RTM_DELNEIGH, 0, n),
+                     "failed to delete neighbour " + n.ip.String());
 }
 
 std::vector<Neigh> Socket::Neighs(int index, int family) {
   std::vector<Neigh> out;
-  Dump(
-      impl_->sk.get(),
-      [family] {
-        MsgPtr m = NewMsg(RTM_GETNEIGH, NLM_F_DUMP);
-        ndmsg ndm{};
-        ndm.ndm_family = static_cast<unsigned char>(family);
-        Append(m.get(), ndm);
-        return m;
-      },
-      [&](nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWNEIGH) return;
-        ndmsg* ndm;
-        Attrs<NDA_MAX> tb;
-        ParseNdm(h, ndm, tb);
+  DumpNeighTable(
+      impl_->sk.get(), family, index,
+      [&](const ndmsg* ndm, const Attrs<NDA_MAX>& tb) {
         if (ndm->ndm_family != AF_INET && ndm->ndm_family != AF_INET6) return;
-        if (index && ndm->ndm_ifindex != index) return;
         Neigh n;
         n.index = ndm->ndm_ifindex;
         if (tb[NDA_DST]) n.ip = AttrIP(tb[NDA_DST]);
@@ -937,8 +960,6 @@ std::vector<Neigh> Socket::Neighs(int index, int family) {
       [&] { out.clear(); }, "failed to list neighbours");
   return out;
 }
-
-// ---- FDB
 
 void Socket::AddFdb(const Fdb& f) {
   MsgPtr m = FdbMsg(RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_EXCL, f);
@@ -959,31 +980,16 @@ void Socket::ReplaceFdb(const Fdb& f) {
 }
 
 bool Socket::DeleteFdb(const Fdb& f) {
-  MsgPtr m = FdbMsg(RTM_DELNEIGH, 0, f);
-  int err = Transact(impl_->sk.get(), m.get(), nullptr);
-  if (err == ENOENT || err == ENODEV) return false;
-  if (err) Fail("failed to delete fdb entry " + f.mac.String(), err);
-  return true;
+  return DeleteEntry(impl_->sk.get(), FdbMsg(RTM_DELNEIGH, 0, f),
+                     "failed to delete fdb entry " + f.mac.String());
 }
 
 std::vector<Fdb> Socket::Fdbs(int index) {
   std::vector<Fdb> out;
-  Dump(
-      impl_->sk.get(),
-      [] {
-        MsgPtr m = NewMsg(RTM_GETNEIGH, NLM_F_DUMP);
-        ndmsg ndm{};
-        ndm.ndm_family = AF_BRIDGE;
-        Append(m.get(), ndm);
-        return m;
-      },
-      [&](nlmsghdr* h) {
-        if (h->nlmsg_type != RTM_NEWNEIGH) return;
-        ndmsg* ndm;
-        Attrs<NDA_MAX> tb;
-        ParseNdm(h, ndm, tb);
+  DumpNeighTable(
+      impl_->sk.get(), AF_BRIDGE, index,
+      [&](const ndmsg* ndm, const Attrs<NDA_MAX>& tb) {
         if (ndm->ndm_family != AF_BRIDGE) return;
-        if (index && ndm->ndm_ifindex != index) return;
         Fdb f;
         f.index = ndm->ndm_ifindex;
         if (auto mac = AttrMac(tb[NDA_LLADDR])) f.mac = *mac;

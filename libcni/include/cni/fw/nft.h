@@ -32,6 +32,10 @@ class Nft {
   /// nft's error text.
   void Run(const std::string& batch);
 
+  /// Whether nft accepts `batch` in a dry run (`nft --check`: parsed and validated, nothing
+  /// committed), e.g. to learn whether the kernel knows a statement option.
+  bool Check(const std::string& batch);
+
   /// Every rule of `family table` (e.g. "ip", "cni_hostport"), in chain order; an absent table
   /// gives an empty list.
   std::vector<NftRule> ListRules(std::string_view family, std::string_view table);
@@ -40,7 +44,7 @@ class Nft {
   static bool Usable();
 
  private:
-  std::string RunCapture(const std::string& cmd, int* rc);
+  std::string RunCapture(const std::string& cmd, int* rc, bool dry_run = false);
   void* ctx_ = nullptr;
 };
 
