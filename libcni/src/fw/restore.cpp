@@ -227,6 +227,7 @@ class RestoreBackend : public Backend {
         if (res == BatchResult::kCommitted) {
           record_result(gen.Get());
           queue.Finish(joined, true);
+          lock = UniqueFd();  // the next caller needn't wait for our hook (a conntrack walk)
           CommitDone();
           return;
         }
