@@ -25,6 +25,7 @@
 
 #include "../../libcni/src/fw/gencache.h"
 #include "../../libcni/src/fw/nfnl.h"
+#include "../../libcni/src/fw/nftwrite.h"
 #include "../../libcni/src/fw/plan.h"
 #include "../../libcni/src/fw/proc.h"
 #include "agent/firewall.h"
@@ -866,5 +867,51 @@ TEST_CASE("fw: the in-process iptables-nft writer creates missing tables through
       CHECK(s.find("WEFT-B2") == std::string::npos);
       CHECK(Count(s, ":WEFT-B1 - [0:0]") == 1);
     }
+  });
+}
+
+TEST_CASE("fw: an in-process iptables-nft batch planned at an older generation changes nothing",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wnr");
+  InNetns(ns.path(), [&] {
+    const Family f = Family::kIPv4;
+    Builtins(f, "nat");
+    auto b = Make(BackendKind::kIptablesNft);
+    std::vector<Chain> chains = Chains(f, "WEFT-R1", 8080);
+    b->Ensure(f, chains);
+    cni::fw::NftGeneration gen;
+    REQUIRE(gen.ok());
+    std::optional<uint32_t> g0 = gen.Get();
+    REQUIRE(g0);
+    std::map<std::string, cni::fw::TableState> before;
+    before["nat"] = cni::fw::ParseSave(SaveTable(f, "nat"), "nat");
+    std::map<std::string, cni::fw::TableState> states = before;
+    std::vector<Chain> more = Chains(f, "WEFT-R2", 8081);
+    std::vector<cni::fw::Op> add = cni::fw::PlanEnsure(f, more, states);
+    states = before;
+    std::vector<cni::fw::Op> del = cni::fw::PlanRemove(f, chains, states);
+    // Someone else commits: both batches are refused whole, add and delete alike.
+    REQUIRE(cni::fw::RunProcess({"iptables", "-t", "nat", "-N", "FOREIGN"}, "").status == 0);
+    std::string s0 = SaveTable(f, "nat");
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, add, before, *g0) == cni::fw::BatchResult::kRestart);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, del, before, *g0) == cni::fw::BatchResult::kRestart);
+    CHECK(SaveTable(f, "nat") == s0);
+    // At the current generation they commit.
+    std::optional<uint32_t> g1 = gen.Get();
+    REQUIRE(g1);
+    before["nat"] = cni::fw::ParseSave(s0, "nat");
+    states = before;
+    add = cni::fw::PlanEnsure(f, more, states);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, add, before, *g1) == cni::fw::BatchResult::kCommitted);
+    CHECK_FALSE(b->Check(f, more));
+    // A delete planned on a state that doesn't match the chain (a rule fewer) is refused too.
+    std::optional<uint32_t> g2 = gen.Get();
+    REQUIRE(g2);
+    before["nat"] = cni::fw::ParseSave(SaveTable(f, "nat"), "nat");
+    before["nat"].chains["WEFT-TEST-DNAT"].pop_back();
+    states = before;
+    del = cni::fw::PlanRemove(f, chains, states);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, del, before, *g2) == cni::fw::BatchResult::kRestart);
+    CHECK_FALSE(b->Check(f, chains));
   });
 }
