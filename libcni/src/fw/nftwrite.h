@@ -15,7 +15,7 @@
 //                  `target` expression (DNAT, SNAT, MASQUERADE, MARK)
 // and the rule carries NFTA_RULE_COMPAT (its protocol) for the compat extensions' checks. Tests
 // compare every shape weft emits with what iptables-restore writes, attribute by attribute
-// (tests/netns/fw_nft_write.sh).
+// (tests/netns/fw_backends_test.cpp).
 //
 // A rule is deleted by handle: the handles of the chains the batch deletes from come from one
 // NFT_MSG_GETRULE dump of each of those chains (never the whole table), served at the same
@@ -39,7 +39,7 @@ enum class BatchResult {
   kCommitted,
   kRestart,    // the ruleset is no longer at the generation the plan was made for: nothing done
   kRefused,    // the kernel refused a message (e.g. a table or built-in chain not created yet),
-               // or the batch could not be built or sent: nothing done
+               // a delete had no handle, or the batch could not be sent: nothing done
   kUnknown,    // answers were lost: the batch may or may not have committed
 };
 
