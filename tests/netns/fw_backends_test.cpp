@@ -3,6 +3,9 @@
 // and remove chains and verify them with the backend's own iptables-save inside the namespace;
 // ensure twice (no duplicates), remove twice, 20 parallel callers on one namespace (no lost or
 // duplicated rules). The nftables wrapper gets the same treatment with `nft list ruleset`.
+// The in-process iptables-nft writer is checked against iptables-restore on every rule shape the
+// plugins and weftd emit: the same iptables-save text, the same raw rule attributes, and rules
+// each side can delete for the other.
 #include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <sched.h>
@@ -16,8 +19,17 @@
 #include <sstream>
 #include <thread>
 
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+
 #include "../../libcni/src/fw/gencache.h"
+#include "../../libcni/src/fw/nfnl.h"
+#include "../../libcni/src/fw/nftwrite.h"
+#include "../../libcni/src/fw/plan.h"
 #include "../../libcni/src/fw/proc.h"
+#include "agent/firewall.h"
+#include "rules.h"
 #include "cni/error.h"
 #include "cni/files.h"
 #include "cni/fw/fw.h"
@@ -287,13 +299,13 @@ TEST_CASE("fw: iptables-nft reuses its recorded state only while nobody else cha
   });
 }
 
-// Runs fn with PATH starting at a directory whose iptables, ip6tables, iptables-save and
-// ip6tables-save log their arguments to <dir>/reads and run the real tool; returns the log.
-std::string LoggingReads(const std::function<void()>& fn) {
+// Runs fn with PATH starting at a directory whose `tools` log their arguments to <dir>/reads and
+// run the real tool; returns the log.
+std::string LoggingTools(const std::vector<std::string>& tools, const std::function<void()>& fn) {
   char tmpl[] = "/tmp/weft-fwreads-XXXXXX";
   REQUIRE(mkdtemp(tmpl));
   std::string dir = tmpl;
-  for (std::string tool : {"iptables", "ip6tables", "iptables-save", "ip6tables-save"}) {
+  for (const std::string& tool : tools) {
     cni::WriteFileAtomic(dir + "/" + tool,
                          "#!/bin/sh\necho \"" + tool + " $*\" >> " + dir + "/reads\nexec /usr/sbin/" +
                              tool + " \"$@\"\n",
@@ -312,6 +324,11 @@ std::string LoggingReads(const std::function<void()>& fn) {
   std::filesystem::remove_all(dir);
   if (err) std::rethrow_exception(err);
   return log;
+}
+
+// The same for the reading tools: iptables, ip6tables, iptables-save and ip6tables-save.
+std::string LoggingReads(const std::function<void()>& fn) {
+  return LoggingTools({"iptables", "ip6tables", "iptables-save", "ip6tables-save"}, fn);
 }
 
 TEST_CASE("fw: iptables-nft keeps trusting chains whose digest is unchanged after foreign commits",
@@ -521,5 +538,380 @@ TEST_CASE("fw: nftables batch, listing by handle, parallel writers", "[netns][fw
               return r.comment == "p" + std::to_string(i);
             }) == 1);
     }
+  });
+}
+
+// ---- iptables-nft rules written in-process (nftwrite.h) against iptables-restore as the oracle
+
+namespace {
+
+constexpr uint16_t NftMsg(int msg) { return static_cast<uint16_t>((NFNL_SUBSYS_NFTABLES << 8) | msg); }
+
+std::string HexOf(const char* p, size_t n) {
+  static const char* d = "0123456789abcdef";
+  std::string s;
+  for (size_t i = 0; i < n; ++i) {
+    s += d[static_cast<unsigned char>(p[i]) >> 4];
+    s += d[static_cast<unsigned char>(p[i]) & 15];
+  }
+  return s;
+}
+
+// The raw attributes of every rule of `table`, chain by chain (NFT_MSG_GETRULE dump): each
+// attribute as type=hex, the expressions one by one as name:hex of their data, leaving out
+// only what differs between two copies of the same rules (handle, position, counter values).
+std::map<std::string, std::vector<std::string>> RuleAttrs(Family f, const std::string& table) {
+  cni::fw::NfnlSocket sock;
+  REQUIRE(sock.ok());
+  cni::fw::NfnlRequest req(NftMsg(NFT_MSG_GETRULE), NLM_F_DUMP, f == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+  req.PutString(NFTA_RULE_TABLE, table);
+  std::map<std::string, std::vector<std::string>> out;
+  int rc = sock.Ask(req, [&](const nlmsghdr& nh) {
+    std::string chain, text;
+    cni::fw::ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
+      if (type == NFTA_RULE_HANDLE || type == NFTA_RULE_POSITION) return;
+      if (type == NFTA_RULE_CHAIN) chain = std::string(p, strnlen(p, len));
+      if (type != NFTA_RULE_EXPRESSIONS) {
+        text += " " + std::to_string(type) + "=" + HexOf(p, len);
+        return;
+      }
+      cni::fw::ForEachAttr(p, len, [&](uint16_t, const char* ep, size_t elen) {
+        std::string name, data;
+        cni::fw::ForEachAttr(ep, elen, [&](uint16_t t, const char* v, size_t vlen) {
+          if (t == NFTA_EXPR_NAME) name = std::string(v, strnlen(v, vlen));
+          if (t == NFTA_EXPR_DATA) data = HexOf(v, vlen);
+        });
+        text += " [" + name + (name == "counter" ? "" : ":" + data) + "]";
+      });
+    });
+    out[chain].push_back(text);
+    return true;
+  });
+  REQUIRE(rc == 0);
+  return out;
+}
+
+// Every user chain's attributes but its handle (NFT_MSG_GETCHAIN dump).
+std::map<std::string, std::string> ChainAttrs(Family f, const std::string& table) {
+  cni::fw::NfnlSocket sock;
+  REQUIRE(sock.ok());
+  cni::fw::NfnlRequest req(NftMsg(NFT_MSG_GETCHAIN), NLM_F_DUMP, f == Family::kIPv4 ? NFPROTO_IPV4 : NFPROTO_IPV6);
+  std::map<std::string, std::string> out;
+  int rc = sock.Ask(req, [&](const nlmsghdr& nh) {
+    std::string name, t, text;
+    cni::fw::ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
+      if (type == NFTA_CHAIN_NAME) name = std::string(p, strnlen(p, len));
+      if (type == NFTA_CHAIN_TABLE) t = std::string(p, strnlen(p, len));
+      if (type != NFTA_CHAIN_HANDLE) text += " " + std::to_string(type) + "=" + HexOf(p, len);
+    });
+    if (t == table) out[name] = text;
+    return true;
+  });
+  REQUIRE(rc == 0);
+  return out;
+}
+
+std::string SaveTable(Family f, const std::string& table) {
+  cni::fw::ProcResult r =
+      cni::fw::RunProcess({f == Family::kIPv4 ? "iptables-save" : "ip6tables-save", "-t", table}, "");
+  REQUIRE(r.status == 0);
+  return WithoutComments(r.out);
+}
+
+void Restore(Family f, const std::string& script) {
+  cni::fw::ProcResult r =
+      cni::fw::RunProcess({f == Family::kIPv4 ? "iptables-restore" : "ip6tables-restore", "--noflush"}, script);
+  INFO(script << r.err);
+  REQUIRE(r.status == 0);
+}
+
+// The built-in chains of `table`, created the way iptables-restore creates them, so that the
+// writes under test find them (creating tables and built-in chains is left to iptables-restore).
+void Builtins(Family f, const std::string& table) {
+  std::string s = "*" + table + "\n";
+  for (const char* c : table == "nat" ? std::vector<const char*>{"PREROUTING", "INPUT", "OUTPUT", "POSTROUTING"}
+                                      : std::vector<const char*>{"INPUT", "FORWARD", "OUTPUT"})
+    s += ":" + std::string(c) + " ACCEPT [0:0]\n";
+  Restore(f, s + "COMMIT\n");
+}
+
+// The iptables-restore script of `ops` (what the restore backend would feed it).
+std::string Script(const std::vector<cni::fw::Op>& ops) {
+  std::string s, table;
+  for (const cni::fw::Op& op : ops) {
+    if (op.table != table) {
+      if (!table.empty()) s += "COMMIT\n";
+      table = op.table;
+      s += "*" + table + "\n";
+    }
+    switch (op.kind) {
+      case cni::fw::Op::kNewChain: s += ":" + op.chain + " - [0:0]\n"; break;
+      case cni::fw::Op::kAppend: s += "-A " + op.chain + " " + op.rule + "\n"; break;
+      case cni::fw::Op::kInsertFirst: s += "-I " + op.chain + " 1 " + op.rule + "\n"; break;
+      case cni::fw::Op::kDelete: s += "-D " + op.chain + " " + op.rule + "\n"; break;
+      case cni::fw::Op::kFlush: s += "-F " + op.chain + "\n"; break;
+      case cni::fw::Op::kDeleteChain: s += "-X " + op.chain + "\n"; break;
+    }
+  }
+  return s + "COMMIT\n";
+}
+
+struct Shape {
+  std::string what;
+  Family family;
+  std::vector<Chain> chains;  // all in one table
+};
+
+portmap::Config PortmapConfig(Family f, bool masq_all) {
+  portmap::Config c;
+  c.name = "nftw";
+  c.container_id = "ctr-1";
+  c.snat = true;
+  c.masq_all = masq_all;
+  bool v4 = f == Family::kIPv4;
+  c.mappings = {{8080, 80, "tcp", ""},
+                {8443, 443, "tcp", v4 ? "192.168.7.1" : "fd07::1"},
+                {5353, 53, "udp", ""},
+                {9999, 99, "sctp", ""}};
+  for (int p = 20000; p < 20017; ++p) c.mappings.push_back({p, p, "tcp", ""});  // two multiport rules
+  (v4 ? c.conditions_v4 : c.conditions_v6) =
+      std::vector<std::string>{"!", "-i", "lo+", "-s", v4 ? "10.88.0.0/14" : "fd88::/20"};
+  return c;
+}
+
+std::vector<Shape> Shapes() {
+  std::vector<Shape> out;
+  for (Family f : {Family::kIPv4, Family::kIPv6}) {
+    const bool v4 = f == Family::kIPv4;
+    const std::string fam = v4 ? " v4" : " v6";
+    cni::IPNet cont = *cni::IPNet::Parse(v4 ? "10.88.0.5/24" : "fd88::5/64");
+    for (bool masq_all : {false, true}) {
+      std::vector<Chain> pm = portmap::SetupChains(PortmapConfig(f, masq_all), cont);
+      out.push_back({"portmap (snat, setmark, masq, conditions" + std::string(masq_all ? ", masqAll)" : ")") + fam, f, pm});
+    }
+    // bridge ipMasq (plugins/bridge/masq.cpp)
+    Chain bm;
+    bm.name = "CNI-0123456789abcdef01234567";
+    bm.entry_chains = {"POSTROUTING"};
+    std::string comment = "name: \"nftw\" id: \"ctr-1\"";
+    bm.entry_rules = {{"-s", v4 ? "10.88.0.5" : "fd88::5", "-m", "comment", "--comment", comment}};
+    bm.rules = {{"-d", v4 ? "10.88.0.0/24" : "fd88::/64", "-j", "ACCEPT", "-m", "comment", "--comment", comment},
+                {"!", "-d", v4 ? "224.0.0.0/4" : "ff00::/8", "-j", "MASQUERADE", "-m", "comment", "--comment", comment}};
+    out.push_back({"bridge ipMasq" + fam, f, {bm}});
+    // the firewall plugin's chains (plugins/firewall/firewall.cpp)
+    const std::string a = v4 ? "10.88.0.5/32" : "fd88::5/128";
+    Chain fwd;
+    fwd.table = "filter";
+    fwd.name = "CNI-FORWARD";
+    fwd.entry_chains = {"FORWARD"};
+    fwd.entry_rules = {{"-m", "comment", "--comment", "CNI firewall plugin rules"}};
+    fwd.prepend_entry = true;
+    fwd.rules = {{"-d", a, "-m", "conntrack", "--ctstate", "RELATED,ESTABLISHED", "-j", "ACCEPT"},
+                 {"-s", a, "-j", "ACCEPT"}};
+    fwd.teardown = cni::fw::TeardownPolicy::kRulesOnly;
+    Chain admin;
+    admin.table = "filter";
+    admin.name = "CNI-ADMIN";
+    admin.entry_chains = {"CNI-FORWARD"};
+    admin.entry_rules = {{"-m", "comment", "--comment", "CNI firewall plugin admin overrides"}};
+    admin.prepend_entry = true;
+    const char* iso = "CNI firewall plugin rules (ingressPolicy: same-bridge)";
+    Chain s1;
+    s1.table = "filter";
+    s1.name = "CNI-ISOLATION-STAGE-1";
+    s1.entry_chains = {"FORWARD"};
+    s1.entry_rules = {{"-m", "comment", "--comment", iso}};
+    s1.rules = {{"-j", "RETURN", "-m", "comment", "--comment", iso}};
+    Chain s2;
+    s2.table = "filter";
+    s2.name = "CNI-ISOLATION-STAGE-2";
+    s2.entry_chains = {"CNI-ISOLATION-STAGE-1"};
+    s2.entry_rules = {{"-i", "cni0", "!", "-o", "cni0", "-m", "comment", "--comment", iso}};
+    s2.head_rules = {{"-o", "cni0", "-j", "DROP", "-m", "comment", "--comment", iso}};
+    s2.rules = {{"-j", "RETURN", "-m", "comment", "--comment", iso}};
+    out.push_back({"firewall plugin" + fam, f, {fwd, admin, s1, s2}});
+    // weftd's flannel chains (agent/firewall.cpp)
+    cni::IPNet net = *cni::IPNet::Parse(v4 ? "10.244.0.0/16" : "fd44::/56");
+    cni::IPNet sub = *cni::IPNet::Parse(v4 ? "10.244.3.0/24" : "fd44:0:0:3::/64");
+    out.push_back({"FLANNEL-POSTRTG" + fam, f, {weft::agent::MasqChain(net, sub, true)}});
+    out.push_back({"FLANNEL-POSTRTG without --random-fully" + fam, f, {weft::agent::MasqChain(net, sub, false)}});
+    out.push_back({"FLANNEL-FWD" + fam, f, {weft::agent::ForwardChain(net)}});
+    // what else Rule::Parse knows: ports by range and negation, tcp source and destination
+    // ports together, exact and wildcard interfaces, marks without a mask, SNAT, addrtype with
+    // both types, other conntrack states, icmp (by number for v4)
+    Chain misc;
+    misc.name = "WEFT-MISC";  // reached from no hook, so DNAT and SNAT may share it
+    misc.rules = {{"-p", "tcp", "--sport", "1000", "--dport", "2000", "-j", "RETURN"},
+                  {"-p", "tcp", "!", "--sport", "1000", "!", "--dport", "2000", "-j", "RETURN"},
+                  {"-p", "tcp", "--sport", "1000", "!", "--dport", "2000", "-j", "RETURN"},
+                  {"-p", "udp", "--dport", "3000:3010", "-j", "RETURN"},
+                  {"-p", "udp", "!", "--sport", "5:6", "-j", "RETURN"},
+                  {"!", "-p", "tcp", "-j", "RETURN"},
+                  {"-p", v4 ? "1" : "ipv6-icmp", "-j", "RETURN"},
+                  {"-p", "sctp", "!", "--dport", "7:9", "-j", "RETURN"},
+                  {"-i", "eth0", "-j", "RETURN"},
+                  {"!", "-i", "veth+", "-o", "cni0", "-j", "RETURN"},
+                  {"-m", "mark", "--mark", "0x1", "-j", "RETURN"},
+                  {"-m", "mark", "!", "--mark", "0x10/0x30", "-j", "RETURN"},
+                  {"-m", "addrtype", "!", "--src-type", "LOCAL,MULTICAST", "--dst-type", "UNICAST", "--limit-iface-in", "-j", "RETURN"},
+                  {"-m", "conntrack", "!", "--ctstate", "INVALID,NEW,UNTRACKED,SNAT,DNAT", "-j", "RETURN"},
+                  {"-p", "udp", "-m", "multiport", "--sports", "1,2:4", "-j", "RETURN"},
+                  {"-p", "tcp", "-m", "multiport", "!", "--ports", "80", "-j", "RETURN"},
+                  {"-s", v4 ? "10.1.2.3/31" : "fd00::/63", "!", "-d", v4 ? "10.0.0.0/9" : "fd00::/9", "-j", "RETURN"},
+                  {"-p", "tcp", "--dport", "80", "-j", "DNAT", "--to-destination", v4 ? "10.0.0.9" : "fd00::9"},
+                  {"-p", "tcp", "-j", "SNAT", "--to-source", v4 ? "10.0.0.9-10.0.0.12:1000-2000" : "[fd00::9]:1000-2000"},
+                  {"-j", "MARK", "--set-mark", "0x4"},
+                  {"-m", "comment", "--comment", "no target"}};
+    out.push_back({"other options" + fam, f, {misc}});
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("fw: iptables-nft rules written in-process are iptables-restore's, byte for byte",
+          "[netns][fw]") {
+  for (const Shape& shape : Shapes()) {
+    INFO(shape.what);
+    const Family f = shape.family;
+    const std::string table = shape.chains.front().table;
+    // For the removal half every chain is torn down (shared ones included), the chains that
+    // jump to others first.
+    std::vector<Chain> all(shape.chains.rbegin(), shape.chains.rend());
+    for (Chain& c : all) {
+      if (c.teardown == cni::fw::TeardownPolicy::kNever) c.teardown = cni::fw::TeardownPolicy::kOnComplete;
+    }
+    std::map<std::string, cni::fw::TableState> none;
+    const std::string add = Script(cni::fw::PlanEnsure(f, shape.chains, none));
+    weft_test::TempNetns ref("wnr"), ours("wno");
+    std::map<std::string, std::vector<std::string>> ref_rules, our_rules;
+    std::map<std::string, std::string> ref_chains, our_chains;
+    std::string ref_save, our_save, restores;
+    InNetns(ref.path(), [&] {
+      Builtins(f, table);
+      Restore(f, add);
+      ref_rules = RuleAttrs(f, table);
+      ref_chains = ChainAttrs(f, table);
+      ref_save = SaveTable(f, table);
+    });
+    InNetns(ours.path(), [&] {
+      Builtins(f, table);
+      auto b = Make(BackendKind::kIptablesNft);
+      restores = LoggingTools({"iptables-restore", "ip6tables-restore"}, [&] { b->Ensure(f, shape.chains); });
+      our_rules = RuleAttrs(f, table);
+      our_chains = ChainAttrs(f, table);
+      our_save = SaveTable(f, table);
+    });
+    CHECK(restores.empty());  // written in-process, no iptables-restore
+    CHECK(our_save == ref_save);
+    CHECK(our_chains == ref_chains);
+    REQUIRE(our_rules.size() == ref_rules.size());
+    for (const auto& [chain, rules] : ref_rules) {
+      INFO(chain);
+      REQUIRE(our_rules.count(chain) == 1);
+      REQUIRE(our_rules[chain].size() == rules.size());
+      for (size_t i = 0; i < rules.size(); ++i) CHECK(our_rules[chain][i] == rules[i]);
+    }
+
+    // iptables-nft finds and deletes every rule weft wrote (its -D compares the parsed rule)...
+    InNetns(ours.path(), [&] {
+      std::istringstream lines(our_save);
+      int deleted = 0;
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.starts_with("-A ")) continue;
+        cni::fw::ProcResult r = cni::fw::RunProcess(
+            {"sh", "-c", std::string(f == Family::kIPv4 ? "iptables" : "ip6tables") + " -t " + table + " -D " + line.substr(3)}, "");
+        INFO(line << ": " << r.err);
+        CHECK(r.status == 0);
+        ++deleted;
+      }
+      CHECK(deleted > 0);
+      CHECK(SaveTable(f, table).find("-A ") == std::string::npos);
+    });
+    // ...and weft deletes, in-process and by handle, what iptables-restore wrote.
+    InNetns(ref.path(), [&] {
+      auto b = Make(BackendKind::kIptablesNft);
+      restores = LoggingTools({"iptables-restore", "ip6tables-restore"}, [&] { b->Remove(f, all); });
+      CHECK(restores.empty());
+      std::string s = SaveTable(f, table);
+      for (const Chain& c : all) {
+        if (c.teardown == cni::fw::TeardownPolicy::kRulesOnly) {
+          CHECK(s.find("-A " + c.name + " ") == std::string::npos);
+        } else {
+          CHECK(s.find(c.name) == std::string::npos);
+        }
+      }
+    });
+  }
+}
+
+TEST_CASE("fw: the in-process iptables-nft writer creates missing tables through iptables-restore",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wnb");
+  InNetns(ns.path(), [&] {
+    for (Family f : {Family::kIPv4, Family::kIPv6}) {
+      auto b = Make(BackendKind::kIptablesNft);
+      std::vector<Chain> chains = Chains(f, "WEFT-B1", 8080);
+      // A fresh namespace has no nat table: the batch is refused and iptables-restore makes it.
+      std::string restores = LoggingTools({"iptables-restore", "ip6tables-restore"}, [&] { b->Ensure(f, chains); });
+      CHECK(restores.find("restore") != std::string::npos);
+      CHECK_FALSE(b->Check(f, chains));
+      // From then on: in-process.
+      chains = Chains(f, "WEFT-B2", 8081);
+      restores = LoggingTools({"iptables-restore", "ip6tables-restore"}, [&] {
+        b->Ensure(f, chains);
+        b->Remove(f, chains);
+      });
+      CHECK(restores.empty());
+      std::string s = Save(BackendKind::kIptablesNft, f);
+      CHECK(s.find("WEFT-B2") == std::string::npos);
+      CHECK(Count(s, ":WEFT-B1 - [0:0]") == 1);
+    }
+  });
+}
+
+TEST_CASE("fw: an in-process iptables-nft batch planned at an older generation changes nothing",
+          "[netns][fw]") {
+  weft_test::TempNetns ns("wnr");
+  InNetns(ns.path(), [&] {
+    const Family f = Family::kIPv4;
+    Builtins(f, "nat");
+    auto b = Make(BackendKind::kIptablesNft);
+    std::vector<Chain> chains = Chains(f, "WEFT-R1", 8080);
+    b->Ensure(f, chains);
+    cni::fw::NftGeneration gen;
+    REQUIRE(gen.ok());
+    std::optional<uint32_t> g0 = gen.Get();
+    REQUIRE(g0);
+    std::map<std::string, cni::fw::TableState> before;
+    before["nat"] = cni::fw::ParseSave(SaveTable(f, "nat"), "nat");
+    std::map<std::string, cni::fw::TableState> states = before;
+    std::vector<Chain> more = Chains(f, "WEFT-R2", 8081);
+    std::vector<cni::fw::Op> add = cni::fw::PlanEnsure(f, more, states);
+    states = before;
+    std::vector<cni::fw::Op> del = cni::fw::PlanRemove(f, chains, states);
+    // Someone else commits: both batches are refused whole, add and delete alike.
+    REQUIRE(cni::fw::RunProcess({"iptables", "-t", "nat", "-N", "FOREIGN"}, "").status == 0);
+    std::string s0 = SaveTable(f, "nat");
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, add, before, *g0) == cni::fw::BatchResult::kRestart);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, del, before, *g0) == cni::fw::BatchResult::kRestart);
+    CHECK(SaveTable(f, "nat") == s0);
+    // At the current generation they commit.
+    std::optional<uint32_t> g1 = gen.Get();
+    REQUIRE(g1);
+    before["nat"] = cni::fw::ParseSave(s0, "nat");
+    states = before;
+    add = cni::fw::PlanEnsure(f, more, states);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, add, before, *g1) == cni::fw::BatchResult::kCommitted);
+    CHECK_FALSE(b->Check(f, more));
+    // A delete planned on a state that doesn't match the chain (a rule fewer) is refused too.
+    std::optional<uint32_t> g2 = gen.Get();
+    REQUIRE(g2);
+    before["nat"] = cni::fw::ParseSave(SaveTable(f, "nat"), "nat");
+    before["nat"].chains["WEFT-TEST-DNAT"].pop_back();
+    states = before;
+    del = cni::fw::PlanRemove(f, chains, states);
+    CHECK(cni::fw::WriteBatch(gen.socket(), f, del, before, *g2) == cni::fw::BatchResult::kRestart);
+    CHECK_FALSE(b->Check(f, chains));
   });
 }

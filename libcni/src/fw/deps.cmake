@@ -1,6 +1,6 @@
 # Libraries of the firewall layer (included by libcni/CMakeLists.txt): libip4tc/libip6tc for the
-# legacy backend. Conntrack cleanup and the nf_tables queries speak netlink directly (nfnl.h), so
-# no library is loaded for them. libnftables is loaded with dlopen only when the nftables backend
+# legacy backend. Conntrack cleanup, the nf_tables queries and the iptables-nft rule batches speak
+# netlink directly (nfnl.h, nftwrite.h), so no library is loaded for them, in either build. libnftables is loaded with dlopen only when the nftables backend
 # is used, so iptables users don't pay for its dependency tree at start-up; its header comes
 # from libnftables-dev.
 # A static build (WEFT_STATIC) links neither: Debian has no static libiptc or libnftables, and a

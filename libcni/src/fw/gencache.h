@@ -56,6 +56,8 @@ class NftGeneration {
   /// the dump was served from another generation.
   std::optional<uint64_t> Print(Family family, std::string_view table, std::string_view chain,
                                 uint32_t genid);
+  /// The socket itself, for the batches of nftwrite.h.
+  NfnlSocket& socket() { return sock_; }
 
  private:
   NfnlSocket sock_;

@@ -1,7 +1,8 @@
-// In-process nfnetlink (internal to the fw layer): the few requests weft makes to nf_tables
-// (generation, chain existence, rule digests) and ctnetlink (conntrack dump and delete) go over
-// one plain NETLINK_NETFILTER socket each, built and parsed here, so that no library (and no
-// shared object to load at every plugin start) stands between a plugin and these messages.
+// In-process nfnetlink (internal to the fw layer): the requests weft makes to nf_tables
+// (generation, chain existence, rule digests and handles, and the iptables-nft rule batches of
+// nftwrite.h) and ctnetlink (conntrack dump and delete) go over one plain NETLINK_NETFILTER
+// socket each, built and parsed here, so that no library (and no shared object to load at every
+// plugin start) stands between a plugin and these messages.
 #pragma once
 
 #include <linux/netlink.h>
@@ -12,6 +13,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "cni/files.h"
 
@@ -24,6 +26,11 @@ class NfnlRequest {
   NfnlRequest(uint16_t subsys_msg, uint16_t flags, uint8_t family);
   NfnlRequest& Put(uint16_t type, const void* data, size_t len);
   NfnlRequest& PutString(uint16_t type, std::string_view s);  // NUL-terminated
+  NfnlRequest& PutU32(uint16_t type, uint32_t v);             // network order
+  NfnlRequest& PutU64(uint16_t type, uint64_t v);             // network order
+  /// Opens a nested attribute (NLA_F_NESTED) and returns where it starts, for End().
+  size_t Begin(uint16_t type);
+  void End(size_t at);
   std::string& bytes() { return buf_; }
 
  private:
@@ -42,6 +49,13 @@ class NfnlSocket {
   /// reply, or -1 when netlink itself failed, a dump was interrupted by a change, or `on_reply`
   /// returned false.
   int Ask(NfnlRequest& req, const std::function<bool(const nlmsghdr&)>& on_reply);
+
+  /// Sends `msgs` as one nf_tables transaction (NFNL_MSG_BATCH_BEGIN, the messages with
+  /// NLM_F_ACK, NFNL_MSG_BATCH_END) that the kernel refuses with ERESTART unless the ruleset is
+  /// still at generation `genid`, and collects every answer. Returns 0 when it committed, an
+  /// errno when nothing was changed (the first refusal; EMSGSIZE for a batch larger than one
+  /// message may be), or -1 when answers were lost and the outcome is unknown.
+  int Batch(std::vector<NfnlRequest>& msgs, uint32_t genid);
 
  private:
   UniqueFd fd_;

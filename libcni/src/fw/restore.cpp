@@ -1,21 +1,24 @@
-// The iptables backend that drives the iptables command itself: a read of the current rules of
-// the chains involved and one `iptables-restore --noflush` to apply every change of the
-// call as a single transaction (on nf_tables that is one netlink batch, one RCU grace period).
-// This is the backend for hosts whose `iptables` is iptables-nft, where rules must land exactly
-// where the host's iptables tools show them.
+// The iptables backend for hosts whose `iptables` is iptables-nft (and, in the static build, for
+// iptables-legacy through iptables-legacy-restore): a read of the current rules of the chains
+// involved, then every change of the call as a single transaction. On nf_tables that transaction
+// is one netlink batch written in-process with exactly the expressions iptables-nft writes
+// (nftwrite.h), so rules land where and how the host's iptables tools show them; only a batch the
+// kernel refuses (a table or built-in chain that does not exist yet) goes through one
+// `iptables-restore --noflush`, which creates them as iptables-nft wants them.
 //
 // On nf_tables the read is usually skipped: the state the previous weft call in this namespace
 // left behind is recorded with the ruleset generation its transaction produced, and reused while
 // the generation is unchanged or, when it moved, while in-process digests of the chains still
-// match (see gencache.h), so a call is a few netlink queries and one iptables-restore process.
-// Otherwise the read is scoped to the chains of the call (see ReadChains), so a big nat table
-// does not slow every call down, and a small one costs one read. Callers that find the lock
-// taken queue their request, and the holder commits it with its own (see queue.h).
+// match (see gencache.h), so a call is a few netlink queries and one batch. Otherwise the read is
+// scoped to the chains of the call (see ReadChains), so a big nat table does not slow every call
+// down, and a small one costs one read. Callers that find the lock taken queue their request,
+// and the holder commits it with its own (see queue.h).
 // Read-modify-write is serialised across weft processes by a per-namespace lock file with a
 // bounded wait (iptables-nft takes no lock itself, so holding ours around both steps cannot
-// deadlock, and callers in other namespaces never wait for it). For the legacy flavour the child
-// takes the xtables lock itself (-w), and our read-modify-write is serialised by a separate weft
-// lock.
+// deadlock, and callers in other namespaces never wait for it); the batch is also tied to the
+// generation its plan was made at, so a foreign commit in between makes it plan again. For the
+// legacy flavour the child takes the xtables lock itself (-w), and our read-modify-write is
+// serialised by a separate weft lock.
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -28,6 +31,7 @@
 #include "cni/error.h"
 #include "cni/files.h"
 #include "gencache.h"
+#include "nftwrite.h"
 #include "plan.h"
 #include "proc.h"
 #include "queue.h"
@@ -149,6 +153,8 @@ class RestoreBackend : public Backend {
       }
       if (queued && queue.TakeDone(*queued)) return;
     }
+    StateCache cache;
+    bool trust_record = true;  // false once a failure makes what was recorded suspect
     for (int attempt = 0;; ++attempt) {
       // Requests queued by callers waiting for the lock, planned after ours (first try only).
       std::vector<QueuedRequest> joined;
@@ -157,15 +163,14 @@ class RestoreBackend : public Backend {
       for (const QueuedRequest& r : joined) all.insert(all.end(), r.chains.begin(), r.chains.end());
       ChainKeys keys = KeysOf(all);
       std::optional<uint32_t> g0 = gen.Get();
-      StateCache cache;
       std::map<std::string, TableState> states;
       bool recorded = false;
+      if (!trust_record) cache = StateCache{};
       if (g0) {
-        // After a failure, nothing recorded is trusted: read.
         if (attempt == 0) cache = StateCache::Parse(ReadAll(lock.get()));
         if (cache.cookie != gen.cookie()) cache = StateCache{};
         cache.cookie = gen.cookie();
-        recorded = attempt == 0 && Refresh(cache, gen, *g0, family, keys) &&
+        recorded = trust_record && Refresh(cache, gen, *g0, family, keys) &&
                    cache.Lookup(family, keys, states);
         cache.genid = g0;
       }
@@ -177,16 +182,17 @@ class RestoreBackend : public Backend {
           StorePrints(cache, gen, *g0, family, keys);
         }
       }
+      const std::map<std::string, TableState> before = states;
       std::vector<Op> ops = plan(states);
       for (size_t i = 0; i < joined.size(); ++i) {
         const QueuedRequest& r = joined[i];
-        std::map<std::string, TableState> before = states;
+        std::map<std::string, TableState> saved = states;
         try {
           std::vector<Op> more = r.ensure ? PlanEnsure(family, r.chains, states)
                                           : PlanRemove(family, r.chains, states);
           ops.insert(ops.end(), more.begin(), more.end());
         } catch (const Error&) {  // its caller will commit it alone and see the error
-          states = std::move(before);
+          states = std::move(saved);
           queue.Finish({r}, false);
           joined.erase(joined.begin() + static_cast<std::ptrdiff_t>(i--));
         }
@@ -197,12 +203,12 @@ class RestoreBackend : public Backend {
         CommitDone();
         return;
       }
-      // Only when our restore was the one commit since g0 does `states` describe the tables.
+      // Only when our transaction was the one commit since g0 does `states` describe the tables.
       auto record_result = [&](std::optional<uint32_t> g1) {
         if (g1 && *g1 == *g0 + 1) {
           cache.Store(family, keys, states, false);
           cache.genid = g1;
-          // The chains the script changed get new digests; the others' are still right.
+          // The chains the transaction changed get new digests; the others' are still right.
           ChainKeys changed;
           for (const Op& o : ops) {
             std::pair<std::string, std::string> k{o.table, o.chain};
@@ -214,6 +220,32 @@ class RestoreBackend : public Backend {
         }
         Record(lock.get(), cache);
       };
+      // In-process: the ops as one batch tied to generation g0 (nftwrite.h). Its answer comes
+      // after the commit, so the lock goes and the hook runs right then.
+      if (g0) {
+        BatchResult res = WriteBatch(gen.socket(), family, ops, before, *g0);
+        if (res == BatchResult::kCommitted) {
+          record_result(gen.Get());
+          queue.Finish(joined, true);
+          lock = UniqueFd();  // the next caller needn't wait for our hook (a conntrack walk)
+          CommitDone();
+          return;
+        }
+        if ((res == BatchResult::kRestart || res == BatchResult::kUnknown) && attempt < kAttempts) {
+          // Someone changed the ruleset since g0 (nothing was done: plan again on a refreshed
+          // record), or what the batch did is unknown (plan again on a real read; Ensure and
+          // Remove of what is already done are no-ops).
+          if (res == BatchResult::kUnknown) {
+            trust_record = false;
+            Record(lock.get(), StateCache{});
+          }
+          queue.Finish(joined, false);
+          continue;
+        }
+        // Refused: typically a table or built-in chain that does not exist yet, which
+        // iptables-restore creates as iptables-nft wants them; it also words any error the way
+        // the reference's does.
+      }
       // iptables-restore commits a one-table script in one batch and then closes its netlink
       // socket, which waits for the kernel to free what the batch deleted (an RCU grace period,
       // ~13 ms). Watching for its commit lets the next caller in at the commit instead of at
@@ -256,7 +288,8 @@ class RestoreBackend : public Backend {
         // alone. A record can't be stale while the generation matches, but a failure after using
         // one is retried once with a real read rather than trusted.
         queue.Finish(joined, false);
-        if (recorded || !joined.empty()) continue;
+        trust_record = false;
+        if ((recorded || !joined.empty()) && attempt < kAttempts) continue;
         throw;
       }
       if (g0 && !released) {
@@ -375,6 +408,7 @@ class RestoreBackend : public Backend {
   }
 
   static constexpr size_t kBigTable = 2000;
+  static constexpr int kAttempts = 4;  // bound on re-planning one call
 
   static std::string BigMarker(Family family) {
     struct stat st;

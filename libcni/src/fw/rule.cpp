@@ -1,7 +1,8 @@
 // Parsing iptables argument vectors into fw::Rule and printing the canonical iptables-save form.
 // Only the options weft's plugins and their users' conditions need are known: addresses,
 // interfaces, protocol, the tcp/udp/sctp, comment, multiport, addrtype, mark and conntrack
-// matches, and the ACCEPT/DROP/RETURN/DNAT/SNAT/MASQUERADE/MARK targets or a jump to a chain.
+// matches, and the ACCEPT/DROP/RETURN/DNAT/SNAT/MASQUERADE/MARK targets or a jump to a chain;
+// anything else, and any value the writers could not encode, is refused here (CheckWritable).
 // The printing follows iptables 1.8.9's save functions (e.g. "-p tcp -m tcp --dport 80",
 // "--dports" for multiport, xtables_save_string quoting of comments, hex marks), so a rule
 // built from the reference's arguments compares equal to the line iptables-save shows for it.
@@ -13,6 +14,7 @@
 
 #include "cni/error.h"
 #include "cni/fw/fw.h"
+#include "xt.h"
 
 namespace cni::fw {
 
@@ -45,30 +47,6 @@ std::string CanonicalNet(Family family, std::string_view text) {
   char out[INET6_ADDRSTRLEN];
   inet_ntop(af, buf, out, sizeof out);
   return std::string(out) + "/" + std::to_string(prefix);
-}
-
-std::string Hex(uint32_t v) {
-  char b[16];
-  snprintf(b, sizeof b, "0x%x", v);
-  return b;
-}
-
-uint32_t ParseU32(const std::string& s) {
-  try {
-    size_t used = 0;
-    unsigned long v = std::stoul(s, &used, 0);
-    if (used != s.size() || v > 0xffffffffUL) Fail("bad value \"" + s + "\"");
-    return static_cast<uint32_t>(v);
-  } catch (const std::logic_error&) {
-    Fail("bad value \"" + s + "\"");
-  }
-}
-
-// "v[/m]" -> {v, m}; mask defaults to all ones.
-std::pair<uint32_t, uint32_t> ParseMark(const std::string& s) {
-  size_t slash = s.find('/');
-  if (slash == std::string::npos) return {ParseU32(s), 0xffffffffU};
-  return {ParseU32(s.substr(0, slash)), ParseU32(s.substr(slash + 1))};
 }
 
 std::string Upper(std::string s) {
@@ -108,27 +86,22 @@ std::string MatchOption(const std::string& match, const std::string& opt) {
 }
 
 bool IsFlag(const std::string& opt) {
-  return opt == "--limit-iface-in" || opt == "--limit-iface-out" || opt == "--random" ||
-         opt == "--random-fully" || opt == "--persistent";
+  return opt == "--limit-iface-in" || opt == "--limit-iface-out" || opt == "--random-fully";
 }
 
+// The target options weft's rules use; iptables knows more (--random, --to-ports, --and-mark...)
+// but the writers only produce, and the readers only recognise, these.
 std::string TargetOption(const std::string& target, const std::string& opt) {
   if (target == "DNAT" && (opt == "--to-destination" || opt == "--to")) return "--to-destination";
   if (target == "SNAT" && (opt == "--to-source" || opt == "--to")) return "--to-source";
-  if ((target == "DNAT" || target == "SNAT") && (opt == "--random" || opt == "--persistent"))
-    return opt;
-  if (target == "MASQUERADE" &&
-      (opt == "--to-ports" || opt == "--random" || opt == "--random-fully"))
-    return opt;
-  if (target == "MARK" && (opt == "--set-xmark" || opt == "--set-mark" || opt == "--and-mark" ||
-                           opt == "--or-mark" || opt == "--xor-mark"))
-    return opt;
+  if (target == "MASQUERADE" && opt == "--random-fully") return opt;
+  if (target == "MARK" && (opt == "--set-xmark" || opt == "--set-mark")) return opt;
   return "";
 }
 
 std::string CanonicalValue(const std::string& match, const std::string& opt, std::string v) {
   if (match == "mark" && opt == "--mark") {
-    auto [val, mask] = ParseMark(v);
+    auto [val, mask] = MarkPair(v);
     return mask == 0xffffffffU ? Hex(val) : Hex(val) + "/" + Hex(mask);
   }
   if (match == "addrtype") return Upper(v);
@@ -233,7 +206,7 @@ Rule Rule::Parse(Family family, std::span<const std::string> args) {
       std::string v = IsFlag(canon) ? "" : value(i);
       if (ctx == Ctx::kTarget && m == nullptr) {
         if (canon == "--set-mark" || canon == "--set-xmark") {
-          auto [val, mask] = ParseMark(v);
+          auto [val, mask] = MarkPair(v);
           if (canon == "--set-mark" && mask != 0xffffffffU) mask |= val;
           r.target_options.push_back({"--set-xmark", Hex(val) + "/" + Hex(mask), false});
         } else {
@@ -247,6 +220,7 @@ Rule Rule::Parse(Family family, std::span<const std::string> args) {
     }
     neg = false;
   }
+  CheckWritable(family, r);
   return r;
 }
 

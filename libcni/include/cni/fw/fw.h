@@ -1,8 +1,9 @@
 // The firewall layer. Plugins describe their iptables rules as data, fw::Chain values (table,
 // chain, the jumps into it from other chains, its rules, as iptables argument vectors), and ask a
 // fw::Backend to Ensure, Check or Remove them. Every call is one transaction: one libiptc commit
-// (iptables-legacy) or one iptables-restore process (iptables on nf_tables), never a process per
-// rule as the reference does. Rules are parsed into a canonical form equal to what iptables-save
+// (iptables-legacy), one nf_tables batch written in-process with the expressions iptables-nft
+// itself writes (iptables on nf_tables; one iptables-restore process only to create a missing
+// table), never a process per rule as the reference does. Rules are parsed into a canonical form equal to what iptables-save
 // prints, so "is this rule already there?" is a string comparison with the saved table and the
 // rules land exactly where and how the reference's rules do.
 // The native nftables layout of the reference is different (rules tagged by comment in shared
@@ -46,7 +47,8 @@ struct Rule {
   std::string target;  // "ACCEPT", "DNAT", a chain name, or empty (no target)
   std::vector<Option> target_options;
 
-  /// Parses an argument vector; throws cni::Error for options it does not know.
+  /// Parses an argument vector; throws cni::Error for options it does not know and for rules
+  /// outside the closed set the writers encode (see CheckWritable in the fw layer's xt.h).
   static Rule Parse(Family family, std::span<const std::string> args);
   std::string Canonical() const;
 };
@@ -113,9 +115,9 @@ class Backend {
 
   /// Work for the moment the next Ensure or Remove has committed, e.g. flushing conntrack
   /// entries that must not outlive the old rules. The iptables-nft backend runs it as soon as it
-  /// sees a deleting commit, while its iptables-restore child is still exiting (that exit waits
-  /// for an RCU grace period, ~13 ms, which the hook then overlaps), else once the transaction
-  /// is over or there was nothing to change. Other backends, and failed transactions, leave the
+  /// sees a deleting commit: its in-process batch's answer, or the commit of its iptables-restore
+  /// child while that is still exiting (that exit waits for an RCU grace period, ~13 ms, which
+  /// the hook then overlaps); else once the transaction is over or there was nothing to change. Other backends, and failed transactions, leave the
   /// hook unrun: RanAtCommit() tells the caller whether it still has to do the work itself.
   void RunAtCommit(std::function<void()> hook) { at_commit_ = std::move(hook); }
   bool RanAtCommit() const { return ran_at_commit_; }
@@ -146,8 +148,9 @@ bool IptablesUsable();
 /// is the native nftables backend (use cni/fw/nft.h for it; this returns nullptr then).
 std::unique_ptr<Backend> MakeIptablesBackend(BackendKind kind);
 
-/// iptables on nf_tables (or legacy) driven by one iptables-save and one iptables-restore
-/// --noflush per call. `legacy` picks the iptables-legacy-* binaries.
+/// iptables on nf_tables: reads recorded or checked in-process (else iptables-save), writes as one
+/// in-process nf_tables batch (else one iptables-restore --noflush). `legacy`: iptables-legacy
+/// through iptables-legacy-save and iptables-legacy-restore (the static build's legacy path).
 std::unique_ptr<Backend> MakeRestoreBackend(bool legacy);
 
 /// iptables-legacy in-process through libiptc, holding /run/xtables.lock for the whole call.
