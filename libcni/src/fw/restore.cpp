@@ -167,7 +167,7 @@ class RestoreBackend : public Backend {
       bool recorded = false;
       if (!trust_record) cache = StateCache{};
       if (g0) {
-        if (attempt == 0) cache = StateCache::Parse(ReadAll(lock.get()));
+        if (attempt == 0) cache = StateCache::Parse(ReadRecord(lock.get()));
         if (cache.cookie != gen.cookie()) cache = StateCache{};
         cache.cookie = gen.cookie();
         recorded = trust_record && Refresh(cache, gen, *g0, family, keys) &&
@@ -301,7 +301,10 @@ class RestoreBackend : public Backend {
     }
   }
 
-  static std::string ReadAll(int fd) {
+  // Not cni::ReadAll: the record is the lock file itself, read from offset 0 whatever its file
+  // position (Record rewrites it with pwrite), and a read error is no record (the next call reads
+  // the tables), not a failed call.
+  static std::string ReadRecord(int fd) {
     std::string s;
     char buf[16384];
     off_t off = 0;
