@@ -40,11 +40,11 @@ struct WantedPeer {
 
 /// One WireGuard device of the backend and what it carries.
 struct Tunnel {
-  std::string name;  // kDevice or kDeviceV6
-  uint16_t port = 0;  // its listen port
-  bool v4 = false, v6 = false;  // the families it carries (addresses, routes, allowed IPs)
+  std::string name;                   // kDevice or kDeviceV6
+  uint16_t port = 0;                  // its listen port
+  bool v4 = false, v6 = false;        // the families it carries (addresses, routes, allowed IPs)
   std::optional<bool> endpoint_v6{};  // the peers' endpoint family; unset: selectMode (auto)
-  bool single = false;  // auto/ipv4/ipv6: the one device of the node
+  bool single = false;                // auto/ipv4/ipv6: the one device of the node
 };
 
 /// The tunnels for `c.mode` and the enabled families (at least one). Throws
