@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # e2e: the wireguard backend in dual stack and IPv6 only (etcd mode), each node with its own
 # wireguard-go started by weftd (tests/e2e/wireguard.bash), over an underlay with IPv4 and IPv6
-# (fd18::/64). Three runs:
+# (fd18::/64). Four runs:
 #  - Mode separate (the default), three nodes: flannel-wg (51820) and flannel-wg-v6 (51821) with
 #    one key, the /32 and /128 addresses and the Network / IPv6Network routes, the lease values
 #    byte for byte (BackendData Port 51820, BackendV6Data Port 51821, PublicIPv6), `wg show` of
@@ -10,6 +10,9 @@
 #  - Mode auto, three nodes: one flannel-wg carrying both families (one peer per node with both
 #    subnets, dialled over IPv4 as selectMode picks for these addresses), BackendV6Data still on
 #    ListenPortV6, the port warning logged, HTTP over both families inside UDP/51820 over IPv4;
+#  - Mode ipv6, two nodes: one flannel-wg, peers dialled at [PublicIPv6]:51820 (the port the
+#    peer's one device listens on, not the published ListenPortV6), both families inside
+#    UDP/51820 over IPv6;
 #  - IPv6 only (EnableIPv4 false), two nodes: flannel-wg-v6 only, PublicIP 0.0.0.0 and no
 #    BackendData, HTTP over v6 inside UDP/51821 over IPv6.
 set -euo pipefail
@@ -38,13 +41,16 @@ get() { ds_get "wp-$1-$OV_ID" "$2"; }
 ports_seen() {  # ports_seen FILTER: how many captured packets match
   tcpdump -r "$WG_PCAP" -nn "$1" 2>/dev/null | grep -c . || true
 }
-# stop N...: weftd and its wireguard-go (left running by weftd on purpose), so a finished run's
-# keepalives stay out of the next run's capture
+# stop N...: weftd and its wireguard-go (left running by weftd on purpose); with "unplug" first,
+# the node also leaves the underlay, so a finished run's keepalives and the cleartext its pods
+# send once the tunnel is gone (the routes went with the tun link) stay out of later captures
 stop() {
-  local i p
+  local i p unplug=0
+  [ "$1" = unplug ] && { unplug=1; shift; }
   for i in "$@"; do
     kill "${OV_WEFTD[$i]}"; wait "${OV_WEFTD[$i]}" 2>/dev/null || true
     for p in $(wg_pid "$i"); do kill "$p"; done
+    [ $unplug = 0 ] || ov_unplug "$i"
   done
 }
 wg_www
@@ -95,12 +101,12 @@ w4=$(ports_seen "ip and udp port 51820"); w6=$(ports_seen "ip6 and udp port 5182
 pass "separate: HTTP between pods over v4 and [fd42:..] on three nodes; underlay: $w4 UDP/51820 over IPv4, $w6 UDP/51821 over IPv6, nothing else between nodes, no cleartext"
 
 # node 3 leaves: both of its peers go from nodes 1 and 2
-stop 3
+stop unplug 3
 ov_etcdctl del "$(lease_key 3)" >/dev/null
 LIVE=(1 2)
 for i in 1 2; do wait_peers $i 1; wait_peers $i 1 $V6; check_sep $i; done
 pass "lease of node 3 removed: its peers are gone from both devices of nodes 1 and 2"
-stop 1 2
+stop unplug 1 2
 
 # ---- auto: one device for both families ----
 OV_PREFIX=/wgauto/network
@@ -137,7 +143,26 @@ done
 wg_capture_check "198.18.0.254 fd18::254" 51820
 [ "$(ports_seen "ip6 and udp")" = 0 ] || fail "auto: WireGuard over IPv6, want IPv4 endpoints for 198.18.0.0/24 peers"
 pass "auto: HTTP over v4 and [fd43:..] inside $WG_PKTS UDP/51820 packets over IPv4, nothing else between nodes"
-stop 4 5 6
+stop unplug 4 5 6
+
+# ---- ipv6: one device, every peer dialled over IPv6 on the port its one device listens on ----
+OV_PREFIX=/wgip6/network
+ov_etcdctl put "$OV_PREFIX/config" '{"Network":"10.45.0.0/16","EnableIPv6":true,"IPv6Network":"fd45::/56","Backend":{"Type":"wireguard","Mode":"ipv6"}}' >/dev/null
+for i in 9 10; do ov_node6 $i; wg_weftd $i; done
+for i in 9 10; do ov_wait_ready $i; done
+for i in 9 10; do wait_peers $i 1; done
+wg_check 9 "$(printf '%s	[fd18::10]:51820	%s,%s
+' "$(pubkey 10)" "$(net_of 10)" "$(net6_of 10)")"
+wg_check 10 "$(printf '%s	[fd18::9]:51820	%s,%s
+' "$(pubkey 9)" "$(net_of 9)" "$(net6_of 9)")"
+p=$(ov_pod 10 p); p6=$(ov_pod6 p); ov_pod 9 o >/dev/null
+serve p
+wg_capture_start "$OV_U"
+[ "$(get o "http://$p:8080/")" = "$WG_PAGE" ] && [ "$(get o "http://[$p6]:8080/")" = "$WG_PAGE" ] || fail "ipv6 mode: HTTP o -> p"
+wg_capture_check "198.18.0.254 fd18::254" 51820
+[ "$(ports_seen "ip and udp")" = 0 ] || fail "ipv6 mode: WireGuard over IPv4"
+pass "ipv6: one peer with both subnets via [fd18::N]:51820 (BackendData's Port, not the published 51821), HTTP over v4 and v6 inside UDP/51820 over IPv6"
+stop unplug 9 10
 
 # ---- IPv6 only (separate): flannel-wg-v6 alone ----
 OV_PREFIX=/wg6/network
