@@ -95,8 +95,10 @@ kb_init() {
   done
   mkdir -p "$KB_TMP"
   trap kb_cleanup EXIT
-  # called as `kb_init || rc=$?`, where set -e is off: every step is checked
-  if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 type bridge &&
+  # called as `kb_init || rc=$?`, where set -e is off: every step is checked. br0 gets a fixed
+  # MAC (else it follows the lowest port MAC and a node plugged in later changes it under the
+  # others' ARP entries for the API server; see overlay.bash's ov_init).
+  if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 address 02:00:c6:12:2a:fe type bridge &&
          ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up &&
          { [ -z "$KB_SUBNET6" ] || ip -n "$KB_U" addr add "${KB_SUBNET6}254/64" dev br0 nodad; }; }; then
     echo "FAIL: cannot set up the underlay namespace $KB_U" >&2; return 1

@@ -55,7 +55,10 @@ ov_init() {
   trap ov_cleanup EXIT
   ip netns add "$OV_U"
   ip -n "$OV_U" link set lo up
-  ip -n "$OV_U" link add br0 type bridge
+  # A fixed MAC: a bridge without one takes the lowest of its ports' MACs, so a node plugged in
+  # later could change it under the running nodes' ARP entries for 198.18.0.254 (etcd), and
+  # their next request stalls until the entry is re-resolved (weftd's 5 s etcd timeout).
+  ip -n "$OV_U" link add br0 address 02:00:c6:12:00:fe type bridge
   ip -n "$OV_U" addr add 198.18.0.254/24 dev br0
   ip -n "$OV_U" link set br0 up
 }
