@@ -11,11 +11,8 @@
 namespace weft::agent {
 
 std::unique_ptr<Backend> MakeBackend(const NetworkConfig& cfg, const ExtIface& ext, const std::string& wireguard_go) {
-  if (cfg.backend.type == "wireguard") {
-    if (cfg.enable_ipv6)
-      throw cni::Error(cni::kInvalidNetworkConfig, "EnableIPv6: weftd's wireguard backend programs IPv4 only");
-    return std::make_unique<WireguardBackend>(cfg, ext, wireguard_go);
-  }
+  // WireGuard runs both families itself: in the single-tunnel modes one device carries both.
+  if (cfg.backend.type == "wireguard") return std::make_unique<WireguardBackend>(cfg, ext, wireguard_go);
   auto family = [&](bool v6) -> std::unique_ptr<Backend> {
     if (cfg.backend.type == "vxlan") return std::make_unique<VxlanBackend>(cfg, ext, MakeNetlinkDataplane(), v6);
     return std::make_unique<HostGwBackend>(cfg, ext, MakeNetlinkDataplane(), v6);

@@ -95,8 +95,10 @@ kb_init() {
   done
   mkdir -p "$KB_TMP"
   trap kb_cleanup EXIT
-  # called as `kb_init || rc=$?`, where set -e is off: every step is checked
-  if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 type bridge &&
+  # called as `kb_init || rc=$?`, where set -e is off: every step is checked. br0 gets a fixed
+  # MAC (else it follows the lowest port MAC and a node plugged in later changes it under the
+  # others' ARP entries for the API server; see overlay.bash's ov_init).
+  if ! { ip netns add "$KB_U" && ip -n "$KB_U" link set lo up && ip -n "$KB_U" link add br0 address 02:00:c6:12:2a:fe type bridge &&
          ip -n "$KB_U" addr add "$KB_API_IP/24" dev br0 && ip -n "$KB_U" link set br0 up &&
          { [ -z "$KB_SUBNET6" ] || ip -n "$KB_U" addr add "${KB_SUBNET6}254/64" dev br0 nodad; }; }; then
     echo "FAIL: cannot set up the underlay namespace $KB_U" >&2; return 1
@@ -330,12 +332,17 @@ kb_ann() { kb_kubectl get node "$1" -o "jsonpath={.metadata.annotations.${2//./\
 # kb_weftd N [extra flags]: weftd on node N in Kubernetes mode with $KB_TMP/nN/kubeconfig, the
 # net-conf.json of the node ($KB_TMP/nN/net-conf.json) or of the cluster ($KB_TMP/net-conf.json),
 # --ip-masq, --iface eth0, subnet.env and the log under $KB_TMP/nN, /readyz on 127.0.0.1:8471;
-# the node's identity from KB_WEFTD_ENV[N] (default NODE_NAME=node<N>). Pid in KB_WEFTD[N].
+# the node's identity from KB_WEFTD_ENV[N] (default NODE_NAME=node<N>). Pid in KB_WEFTD[N]. A test
+# that runs weftd under a wrapper inside the node namespace defines kb_weftd_prefix N, which sets
+# the array KB_PFX to the command prefix (it must exec, so the pid stays weftd's; default
+# `ip netns exec <node ns>`).
 kb_weftd() {
   local n=$1 conf=$KB_TMP/net-conf.json; shift
   [ -f "$KB_TMP/n$n/net-conf.json" ] && conf=$KB_TMP/n$n/net-conf.json
+  KB_PFX=(ip netns exec "$(kb_node_ns "$n")")
+  if declare -F kb_weftd_prefix >/dev/null; then kb_weftd_prefix "$n"; fi
   # shellcheck disable=SC2086
-  ip netns exec "$(kb_node_ns "$n")" env ${KB_WEFTD_ENV[$n]:-NODE_NAME=node$n} "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
+  "${KB_PFX[@]}" env ${KB_WEFTD_ENV[$n]:-NODE_NAME=node$n} "$WEFT_BIN/weftd" --kube-subnet-mgr --ip-masq \
     --kubeconfig-file "$KB_TMP/n$n/kubeconfig" --net-config-path "$conf" --iface eth0 \
     --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 "$@" \
     >>"$KB_TMP/n$n/weftd.log" 2>&1 &

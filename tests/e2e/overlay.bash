@@ -55,7 +55,10 @@ ov_init() {
   trap ov_cleanup EXIT
   ip netns add "$OV_U"
   ip -n "$OV_U" link set lo up
-  ip -n "$OV_U" link add br0 type bridge
+  # A fixed MAC: a bridge without one takes the lowest of its ports' MACs, so a node plugged in
+  # later could change it under the running nodes' ARP entries for 198.18.0.254 (etcd), and
+  # their next request stalls until the entry is re-resolved (weftd's 5 s etcd timeout).
+  ip -n "$OV_U" link add br0 address 02:00:c6:12:00:fe type bridge
   ip -n "$OV_U" addr add 198.18.0.254/24 dev br0
   ip -n "$OV_U" link set br0 up
 }
@@ -108,6 +111,10 @@ ov_node() {
   ip netns exec "$ns" sysctl -qw net.ipv4.ip_forward=1
   mkdir -p "$OV_TMP/n$n"
 }
+
+# ov_unplug N: node N's veth removed from the underlay bridge (a finished node's leftovers stay off
+# later captures).
+ov_unplug() { ip -n "$OV_U" link del "wv$1-$OV_ID"; }
 
 # ov_underlay6: the underlay bridge also carries IPv6 (fd18::254/64), for ov_node6.
 ov_underlay6() { ip -n "$OV_U" addr add fd18::254/64 dev br0 nodad; }

@@ -16,14 +16,6 @@ wg_track() { OV_PIDS+=("$1"); }
 wg_checks || exit $?
 ov_test_start || exit $?
 
-wg_weftd() {  # wg_weftd N: weftd of node N with its key file and its /run/wireguard
-  local n=$1; wg_prefix "$n"
-  "${WG_PFX[@]}" env WIREGUARD_KEY_FILE="$OV_TMP/n$n/wgkey" \
-    "$WEFT_BIN/weftd" --etcd-endpoints "$OV_ETCD" --iface eth0 --subnet-file "$OV_TMP/n$n/subnet.env" \
-    --healthz-ip 127.0.0.1 --healthz-port 8471 >>"$OV_TMP/n$n/weftd.log" 2>&1 &
-  OV_WEFTD[$n]=$!
-  OV_PIDS+=($!)
-}
 lease() { ov_etcdctl get --print-value-only "$OV_PREFIX/subnets/$(net_of "$1" | tr / -)"; }
 pubkey() { lease "$1" | jq -r .BackendData.PublicKey; }
 http() { wg_http "wp-$1-$OV_ID" "$2"; }   # http FROM-POD IP

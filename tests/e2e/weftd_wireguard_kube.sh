@@ -31,17 +31,10 @@ kb_flannel_rbac
 token=$(kb_sa_token kube-flannel flannel)
 jq -n '{Network: "10.42.0.0/16", Backend: {Type: "wireguard", PersistentKeepaliveInterval: 25}}' >"$KB_TMP/net-conf.json"
 
-declare -A WEFTD CIDR
-weftd_start() {  # N: weftd on node N as the flannel service account, with its key file and /run/wireguard
-  local n=$1; wg_prefix "$n"
-  "${WG_PFX[@]}" env NODE_NAME="node$n" WIREGUARD_KEY_FILE="$KB_TMP/n$n/wgkey" "$WEFT_BIN/weftd" --kube-subnet-mgr \
-    --kubeconfig-file "$KB_TMP/n$n/kubeconfig" --net-config-path "$KB_TMP/net-conf.json" --iface eth0 \
-    --subnet-file "$KB_TMP/n$n/subnet.env" --healthz-ip 127.0.0.1 --healthz-port 8471 \
-    >>"$KB_TMP/n$n/weftd.log" 2>&1 &
-  WEFTD[$n]=$!
-  KB_PIDS+=($!)
-}
-weftd_stop() { kill "${WEFTD[$1]}"; wait "${WEFTD[$1]}" 2>/dev/null || true; }
+declare -A CIDR
+# weftd (kube.bash's kb_weftd) as the flannel service account, with its key file and /run/wireguard
+kb_weftd_prefix() { wg_prefix "$1"; KB_PFX=("${WG_PFX[@]}"); }
+for i in 1 2 3; do KB_WEFTD_ENV[$i]="NODE_NAME=node$i WIREGUARD_KEY_FILE=$KB_TMP/n$i/wgkey"; done
 pubkey() { kb_ann "node$1" "$P/backend-data" | jq -r .PublicKey; }
 # check_wg N: `wg show` on node N equals what the other live Nodes' annotations say
 check_wg() {
@@ -57,7 +50,7 @@ for i in 1 2 3; do
   kb_create_node "node$i"
 done
 for i in 1 2 3; do CIDR[$i]=$(kb_wait_pod_cidr "node$i"); done
-for i in 1 2 3; do weftd_start $i; done
+for i in 1 2 3; do kb_weftd $i; done
 for i in 1 2 3; do kb_wait_weftd $i; done
 LIVE=(1 2 3)
 pass "podCIDRs ${CIDR[1]} ${CIDR[2]} ${CIDR[3]}; three weftd ready with the wireguard backend"
@@ -72,7 +65,7 @@ for i in 1 2 3; do
   [ "$(kb_ann node$i $P/kube-subnet-manager)" = true ] || fail "node$i kube-subnet-manager"
   [ "$(wgn $i show $WG_DEV public-key)" = "$key" ] || fail "node$i device key $(wgn $i show $WG_DEV public-key) != $key"
   [ "$(stat -c %a "$KB_TMP/n$i/wgkey")" = 400 ] || fail "node$i key file mode $(stat -c %a "$KB_TMP/n$i/wgkey")"
-  want=$(printf 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=%s.1/24\nFLANNEL_MTU=1420\nFLANNEL_IPMASQ=false\n' "${CIDR[$i]%.0/24}")
+  want=$(printf 'FLANNEL_NETWORK=10.42.0.0/16\nFLANNEL_SUBNET=%s.1/24\nFLANNEL_MTU=1420\nFLANNEL_IPMASQ=true\n' "${CIDR[$i]%.0/24}")
   [ "$(cat "$KB_TMP/n$i/subnet.env")" = "$want" ] || fail "node $i subnet.env: $(cat "$KB_TMP/n$i/subnet.env")"
   cond=$(kb_kubectl get node node$i -o json | jq -c '.status.conditions[] | select(.type=="NetworkUnavailable") | [.status,.reason]')
   [ "$cond" = '["False","FlannelIsUp"]' ] || fail "node$i condition: $cond"
@@ -98,9 +91,9 @@ pass "HTTP between pods on three nodes ($ip1 -> $ip2, $ip3); the underlay saw $W
 
 # weftd restart: the same key, no re-annotation, traffic flows
 key1=$(pubkey 1)
-weftd_stop 1
+kb_weftd_stop 1
 [ "$(wg_http "$(kb_pod_ns a)" "$ip2")" = "$WG_PAGE" ] || fail "traffic stopped while weftd was down"
-weftd_start 1; kb_wait_weftd 1
+kb_weftd 1; kb_wait_weftd 1
 [ "$(pubkey 1)" = "$key1" ] || fail "key changed across a restart: $key1 -> $(pubkey 1)"
 [ "$(wgn 1 show $WG_DEV public-key)" = "$key1" ] || fail "device key changed across a restart"
 [ "$(grep -c "annotated Node node1" "$KB_TMP/n1/weftd.log")" = 1 ] || fail "node1 re-annotated on restart: $(grep "annotated Node" "$KB_TMP/n1/weftd.log")"
@@ -111,7 +104,7 @@ pass "weftd restart: same key $key1, no re-annotation, traffic kept flowing"
 # a changed key in node3's backend-data replaces its peer on the others, no second peer (node 3's
 # own weftd is stopped first: a running weftd republishes its annotations when they differ)
 old3=$(pubkey 3)
-weftd_stop 3
+kb_weftd_stop 3
 key3=$(wg genkey | wg pubkey)
 kb_kubectl annotate --overwrite node node3 "$P/backend-data={\"PublicKey\":\"$key3\",\"Port\":51820}" >/dev/null
 for i in 1 2; do kb_until eval "wgn $i show $WG_DEV peers | gq -F '$key3'" || fail "node $i did not take node3's new key"; done

@@ -443,6 +443,38 @@ TEST_CASE("agent kube: dual-stack and IPv6-only annotation PATCH bodies byte-ide
         std::string(R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"host-gw","flannel.alpha.coreos.com/backend-v6-data":"null","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"0.0.0.0","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})"));
 }
 
+TEST_CASE("agent kube: wireguard dual-stack and IPv6-only PATCH bodies byte-identical to flanneld's",
+          "[agent][kube][dualstack]") {
+  const std::string k = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+  weft::agent::LeaseAttrs attrs;
+  attrs.public_ip = *cni::IP::Parse("198.18.0.11");
+  attrs.public_ipv6 = *cni::IP::Parse("fd18::11");
+  attrs.backend_type = "wireguard";
+  attrs.backend_data = R"({"PublicKey":")" + k + R"(","Port":51820})";
+  attrs.backend_v6_data = R"({"PublicKey":")" + k + R"(","Port":51821})";
+  Node fresh = N("n1", {}, "10.42.0.0/24", {"10.42.0.0/24", "fd42::/64"});
+  CHECK(AnnotationPatch(fresh, kA, attrs) ==
+        R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"{\"PublicKey\":\")" + k +
+            R"(\",\"Port\":51820}","flannel.alpha.coreos.com/backend-type":"wireguard","flannel.alpha.coreos.com/backend-v6-data":"{\"PublicKey\":\")" +
+            k + R"(\",\"Port\":51821}","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"198.18.0.11","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})");
+
+  // v6 data but no PublicIPv6 known: flanneld writes neither -v6 key.
+  weft::agent::LeaseAttrs no6 = attrs;
+  no6.public_ipv6 = {};
+  CHECK(AnnotationPatch(fresh, kA, no6) ==
+        R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"{\"PublicKey\":\")" + k +
+            R"(\",\"Port\":51820}","flannel.alpha.coreos.com/backend-type":"wireguard","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"198.18.0.11"}}})");
+
+  // IPv6 only: backend-data is the literal null and public-ip 0.0.0.0 (unlike vxlan).
+  weft::agent::LeaseAttrs only6 = attrs;
+  only6.public_ip = cni::IP::V4(0);
+  only6.backend_data.clear();
+  Node fresh6 = N("n1", {}, "fd42::/64", {"fd42::/64"});
+  CHECK(AnnotationPatch(fresh6, kA, only6) ==
+        R"({"metadata":{"annotations":{"flannel.alpha.coreos.com/backend-data":"null","flannel.alpha.coreos.com/backend-type":"wireguard","flannel.alpha.coreos.com/backend-v6-data":"{\"PublicKey\":\")" +
+            k + R"(\",\"Port\":51821}","flannel.alpha.coreos.com/kube-subnet-manager":"true","flannel.alpha.coreos.com/public-ip":"0.0.0.0","flannel.alpha.coreos.com/public-ipv6":"fd18::11"}}})");
+}
+
 TEST_CASE("agent kube: the v6 VtepMAC and node-public-ipv6 read back", "[agent][kube][dualstack]") {
   Node n = N("n1", {{kA.backend_data, R"({"VNI":1,"VtepMAC":"12:c6:65:89:b4:e3"})"},
                     {kA.backend_v6_data, R"({"VNI":1,"VtepMAC":"12:C6:65:89:B4:E4"})"}},

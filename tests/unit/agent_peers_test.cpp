@@ -202,14 +202,16 @@ TEST_CASE("agent peers: a v4-only lease has nothing for the IPv6 side, a v6 leas
   CHECK(e.skip_reason == "no IPv4 subnet");
 }
 
-TEST_CASE("agent backends: EnableIPv6 is refused by the wireguard backend only", "[agent][peers][dualstack]") {
+TEST_CASE("agent backends: wireguard takes EnableIPv6; a Mode without its family is refused", "[agent][peers][dualstack]") {
   NetworkConfig cfg = ParseNetworkConfig(
       R"({"Network":"10.42.0.0/16","EnableIPv6":true,"IPv6Network":"fc00::/48","Backend":{"Type":"wireguard"}})");
+  CHECK(MakeBackend(cfg, ExtIface{})->Type() == "wireguard");  // no device before Init
+  NetworkConfig v4 = ParseNetworkConfig(R"({"Network":"10.42.0.0/16","Backend":{"Type":"wireguard","Mode":"ipv6"}})");
   try {
-    MakeBackend(cfg, ExtIface{});
+    MakeBackend(v4, ExtIface{});
     FAIL("expected a refusal");
   } catch (const cni::Error& e) {
     CHECK(e.code() == cni::kInvalidNetworkConfig);
-    CHECK(e.msg() == "EnableIPv6: weftd's wireguard backend programs IPv4 only");
+    CHECK(e.msg() == "wireguard Mode ipv6 needs IPv6 (EnableIPv6 is false)");
   }
 }

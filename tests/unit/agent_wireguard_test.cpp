@@ -1,6 +1,8 @@
 // weftd's wireguard backend without a device: flanneld's Backend keys and defaults, the MTU rule,
 // the key file, BackendData bytes, lease → peer, and the peer diff (key change replaces the old
-// peer, removed peers come back, roaming endpoints survive while they work).
+// peer, removed peers come back, roaming endpoints survive while they work); `[dualstack]`: the
+// devices per Mode, BackendV6Data and the lease values, peers of dual-stack and IPv6-only leases
+// in each Mode, flanneld's selectMode.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -12,6 +14,7 @@
 
 #include "agent/backend/wireguard/config.h"
 #include "agent/backend/wireguard/peers.h"
+#include "agent/subnet/lease.h"
 #include "cni/error.h"
 
 using namespace weft::agent::wireguard;
@@ -129,21 +132,22 @@ TEST_CASE("wireguard backend: BackendData bytes", "[unit][wireguard]") {
 TEST_CASE("wireguard backend: lease to peer", "[unit][wireguard]") {
   PeerLease l{.subnet = N("10.42.2.0/24"), .public_ip = *cni::IP::Parse("192.168.64.3"), .backend_type = "wireguard",
               .backend_data = J((R"({"PublicKey":")" + K(2).Base64() + R"(","Port":51900})").c_str())};
-  auto p = std::get<WantedPeer>(PeerFor(l, 51820));
+  const Tunnel v4 = Tunnels(Config{}, true, false).at(0);
+  auto p = std::get<WantedPeer>(PeerFor(l, v4));
   CHECK(p.public_key == K(2));
   CHECK(p.endpoint.String() == "192.168.64.3:51900");
   CHECK(p.allowed_ips == std::vector<IPNet>{N("10.42.2.0/24")});
   l.backend_data = J((R"({"PublicKey":")" + K(2).Base64() + R"("})").c_str());
-  CHECK(std::get<WantedPeer>(PeerFor(l, 51820)).endpoint.String() == "192.168.64.3:51820");  // our port
+  CHECK(std::get<WantedPeer>(PeerFor(l, v4)).endpoint.String() == "192.168.64.3:51820");  // our port
 
   l.backend_data = J(R"({"PublicKey":"b@d"})");
-  CHECK(std::get<std::string>(PeerFor(l, 51820)) ==
+  CHECK(std::get<std::string>(PeerFor(l, v4)) ==
         "skipping subnet 10.42.2.0/24: bad public key \"b@d\": wgtypes: failed to parse base64-encoded key: "
         "illegal base64 data at input byte 1");
   l.backend_data = J(R"({"PublicKey":1})");
-  CHECK(std::get<std::string>(PeerFor(l, 51820)).starts_with("failed to unmarshal BackendData: json: cannot unmarshal number"));
+  CHECK(std::get<std::string>(PeerFor(l, v4)).starts_with("failed to unmarshal BackendData: json: cannot unmarshal number"));
   l.backend_type = "vxlan";
-  CHECK(std::get<std::string>(PeerFor(l, 51820)) == "Ignoring non-wireguard subnet: type=vxlan");
+  CHECK(std::get<std::string>(PeerFor(l, v4)) == "Ignoring non-wireguard subnet: type=vxlan");
 }
 
 TEST_CASE("wireguard backend: peer diff", "[unit][wireguard]") {
@@ -227,4 +231,129 @@ TEST_CASE("wireguard backend: peer diff", "[unit][wireguard]") {
   c = Diff({a}, {}, cfg, now);
   REQUIRE(c.peers.size() == 1);
   CHECK_FALSE(c.peers[0].preshared_key.has_value());
+}
+
+static cni::IP A(const char* s) { return *cni::IP::Parse(s); }
+static std::string Data(const wg::Key& k, int port) {
+  return R"({"PublicKey":")" + k.Base64() + R"(","Port":)" + std::to_string(port) + "}";
+}
+
+TEST_CASE("wireguard backend: the devices of each Mode", "[unit][wireguard][dualstack]") {
+  Config c;
+  auto sep = Tunnels(c, true, true);
+  REQUIRE(sep.size() == 2);
+  CHECK((sep[0].name == "flannel-wg" && sep[0].port == 51820 && sep[0].v4 && !sep[0].v6 && !sep[0].single));
+  CHECK((sep[1].name == "flannel-wg-v6" && sep[1].port == 51821 && !sep[1].v4 && sep[1].v6));
+  auto only6 = Tunnels(c, false, true);  // IPv6-only separate: no flannel-wg (flannel PR #1601)
+  REQUIRE(only6.size() == 1);
+  CHECK(only6[0].name == "flannel-wg-v6");
+  for (Mode m : {Mode::kAuto, Mode::kIPv4, Mode::kIPv6}) {
+    c.mode = m;
+    auto one = Tunnels(c, true, true);
+    REQUIRE(one.size() == 1);
+    CHECK((one[0].name == "flannel-wg" && one[0].port == 51820 && one[0].v4 && one[0].v6 && one[0].single));
+    CHECK(one[0].endpoint_v6 == (m == Mode::kAuto ? std::nullopt : std::optional<bool>(m == Mode::kIPv6)));
+  }
+  c.mode = Mode::kIPv6;
+  CHECK_THROWS_WITH(Tunnels(c, true, false), "wireguard Mode ipv6 needs IPv6 (EnableIPv6 is false)");
+  c.mode = Mode::kIPv4;
+  CHECK_THROWS_WITH(Tunnels(c, false, true), "wireguard Mode ipv4 needs IPv4 (EnableIPv4 is false)");
+  c.mode = Mode::kAuto;
+  CHECK(Tunnels(c, false, true).at(0).v6);
+}
+
+TEST_CASE("wireguard backend: BackendV6Data and the lease values", "[unit][wireguard][dualstack]") {
+  wg::Key pub = *wg::Key::FromHex("8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a");
+  const std::string k = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+  for (Mode m : {Mode::kSeparate, Mode::kAuto, Mode::kIPv4, Mode::kIPv6}) {  // every Mode publishes ListenPortV6
+    Config c;
+    c.mode = m;
+    OwnLeaseData d = OwnData(c, pub, true, true);
+    CHECK(d.v4 == R"({"PublicKey":")" + k + R"(","Port":51820})");
+    CHECK(d.v6 == R"({"PublicKey":")" + k + R"(","Port":51821})");
+  }
+  Config c;
+  CHECK(OwnData(c, pub, true, false).v6.empty());
+  CHECK(OwnData(c, pub, false, true).v4.empty());
+
+  // The etcd values (flanneld's LeaseAttrs marshalled).
+  weft::agent::LeaseAttrs a{.public_ip = A("192.168.64.3"), .public_ipv6 = A("fd00::3"), .backend_type = "wireguard",
+                            .backend_data = OwnData(c, pub, true, true).v4,
+                            .backend_v6_data = OwnData(c, pub, true, true).v6};
+  CHECK(weft::agent::MarshalLeaseAttrs(a) ==
+        R"({"PublicIP":"192.168.64.3","PublicIPv6":"fd00::3","BackendType":"wireguard","BackendData":{"PublicKey":")" + k +
+            R"(","Port":51820},"BackendV6Data":{"PublicKey":")" + k + R"(","Port":51821}})");
+  weft::agent::LeaseAttrs o{.public_ip = cni::IP::V4(0), .public_ipv6 = A("fd00::3"), .backend_type = "wireguard", .backend_data = "",
+                            .backend_v6_data = OwnData(c, pub, false, true).v6};
+  CHECK(weft::agent::MarshalLeaseAttrs(o) ==
+        R"({"PublicIP":"0.0.0.0","PublicIPv6":"fd00::3","BackendType":"wireguard","BackendV6Data":{"PublicKey":")" + k +
+            R"(","Port":51821}})");
+}
+
+TEST_CASE("wireguard backend: dual-stack peers in each Mode", "[unit][wireguard][dualstack]") {
+  PeerLease l{.subnet = N("10.42.2.0/24"), .subnet6 = N("fd42:0:0:2::/64"), .public_ip = A("198.18.0.2"),
+              .public_ipv6 = A("fd18::2"), .backend_type = "wireguard", .backend_data = J(Data(K(2), 51900).c_str()),
+              .backend_v6_data = J(Data(K(2), 51901).c_str())};
+  Config c;
+  auto sep = Tunnels(c, true, true);
+  auto p4 = std::get<WantedPeer>(PeerFor(l, sep[0]));
+  CHECK(p4.endpoint.String() == "198.18.0.2:51900");
+  CHECK(p4.allowed_ips == std::vector<IPNet>{N("10.42.2.0/24")});
+  auto p6 = std::get<WantedPeer>(PeerFor(l, sep[1]));
+  CHECK(p6.public_key == K(2));
+  CHECK(p6.endpoint.String() == "[fd18::2]:51901");
+  CHECK(p6.allowed_ips == std::vector<IPNet>{N("fd42:0:0:2::/64")});
+
+  // Old data without Port: our own device's port (flannel-wg-v6's for the v6 peer).
+  PeerLease old = l;
+  old.backend_v6_data = J((R"({"PublicKey":")" + K(2).Base64() + R"("})").c_str());
+  CHECK(std::get<WantedPeer>(PeerFor(old, sep[1])).endpoint.String() == "[fd18::2]:51821");
+
+  // A v4-only lease: the v4 peer only; the v6 device skips it.
+  PeerLease v4only = l;
+  v4only.subnet6 = {};
+  v4only.public_ipv6 = {};
+  v4only.backend_v6_data.reset();
+  CHECK(std::get<WantedPeer>(PeerFor(v4only, sep[0])).allowed_ips == std::vector<IPNet>{N("10.42.2.0/24")});
+  CHECK(std::get<std::string>(PeerFor(v4only, sep[1])) == "lease 10.42.2.0/24: no IPv6 subnet, ignoring it on flannel-wg-v6");
+
+  // Single tunnel: one peer with both subnets; the key from BackendV6Data; the endpoint by Mode,
+  // on the port of the peer's one device (BackendData's), not ListenPortV6.
+  l.backend_v6_data = J(Data(K(6), 51901).c_str());
+  for (Mode m : {Mode::kIPv4, Mode::kIPv6, Mode::kAuto}) {
+    c.mode = m;
+    auto t = Tunnels(c, true, true).at(0);
+    auto p = std::get<WantedPeer>(PeerFor(l, t, {.ext_v4 = A("198.18.0.1"), .ext_v6 = A("fd18::1")}));
+    CHECK(p.public_key == K(6));
+    CHECK(p.allowed_ips == std::vector<IPNet>{N("10.42.2.0/24"), N("fd42:0:0:2::/64")});
+    CHECK(p.endpoint.String() == (m == Mode::kIPv6 ? "[fd18::2]:51900" : "198.18.0.2:51900"));
+  }
+  // IPv6-only, single tunnel: no BackendData, so our own ListenPort.
+  PeerLease only6 = l;
+  only6.subnet = {};
+  only6.public_ip = cni::IP::V4(0);
+  only6.backend_data.reset();
+  c.mode = Mode::kAuto;
+  auto t6 = Tunnels(c, false, true).at(0);
+  auto q = std::get<WantedPeer>(PeerFor(only6, t6, {.ext_v6 = A("fd18::1")}));
+  CHECK(q.endpoint.String() == "[fd18::2]:51820");
+  CHECK(q.allowed_ips == std::vector<IPNet>{N("fd42:0:0:2::/64")});
+  // IPv6-only, separate: flannel-wg-v6 on ListenPortV6.
+  c.mode = Mode::kSeparate;
+  auto s6 = Tunnels(c, false, true).at(0);
+  CHECK(std::get<WantedPeer>(PeerFor(only6, s6)).endpoint.String() == "[fd18::2]:51901");
+  only6.public_ipv6 = {};
+  CHECK(std::get<std::string>(PeerFor(only6, s6)) == "skipping subnet fd42:0:0:2::/64: the lease has no PublicIPv6");
+}
+
+TEST_CASE("wireguard backend: auto picks the endpoint family as flanneld's selectMode", "[unit][wireguard][dualstack]") {
+  const Local both{.ext_v4 = A("203.0.113.1"), .ext_v6 = A("2001:db8::1")};
+  CHECK_FALSE(SelectV6(A("203.0.113.2"), {}, both));                      // peer has no IPv6
+  CHECK_FALSE(SelectV6(A("203.0.113.2"), A("2001:db8::2"), both));         // public v4, we have v4
+  CHECK(SelectV6(A("10.0.0.2"), A("2001:db8::2"), both));                  // private v4, public v6 both sides
+  CHECK_FALSE(SelectV6(A("10.0.0.2"), A("fd00::2"), both));               // v6 private: v4
+  CHECK_FALSE(SelectV6(A("192.168.1.2"), A("2001:db8::2"), {.ext_v4 = A("192.168.1.1"), .ext_v6 = A("fd00::1")}));
+  CHECK(SelectV6(A("172.16.0.2"), A("2001:db8::2"), {.ext_v6 = A("2001:db8::1")}));
+  CHECK_FALSE(SelectV6(A("100.64.0.2"), A("2001:db8::2"), both));          // CGNAT counts as public
+  CHECK(SelectV6(cni::IP::V4(0), A("fd00::2"), {.ext_v6 = A("fd00::1")})); // IPv6-only peer (flanneld: 0.0.0.0)
 }

@@ -94,6 +94,13 @@ std::string MarshalLeaseData(const wg::Key& public_key, uint16_t port) {
   return "{\"PublicKey\":\"" + public_key.Base64() + "\",\"Port\":" + std::to_string(port) + "}";
 }
 
+OwnLeaseData OwnData(const Config& c, const wg::Key& public_key, bool enable_ipv4, bool enable_ipv6) {
+  OwnLeaseData out;
+  if (enable_ipv4) out.v4 = MarshalLeaseData(public_key, c.listen_port);
+  if (enable_ipv6) out.v6 = MarshalLeaseData(public_key, c.listen_port_v6);
+  return out;
+}
+
 LeaseData ParseLeaseData(const cni::Json& data) {
   LeaseData out;
   if (data.is_null()) return out;

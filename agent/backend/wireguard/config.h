@@ -3,7 +3,8 @@
 // case-insensitively, unknown keys are ignored), the device MTU rule (underlay MTU − 80), the
 // node's private key file (WIREGUARD_KEY_FILE, else /run/flannel/wgkey; created 0400 when
 // missing, reused across restarts) and the BackendData / backend-data bytes
-// {"PublicKey":"<base64>","Port":N} exactly as flanneld writes them.
+// {"PublicKey":"<base64>","Port":N} exactly as flanneld writes them (BackendV6Data too, with
+// ListenPortV6, whatever the Mode).
 #pragma once
 
 #include <cstdint>
@@ -54,6 +55,13 @@ wg::Key LoadOrCreateKey(const std::string& path);
 
 /// {"PublicKey":"<44 base64>","Port":<port>}: flanneld's wireguardLeaseAttrs, both fields always.
 std::string MarshalLeaseData(const wg::Key& public_key, uint16_t port);
+
+/// What the node publishes: BackendData {K, ListenPort} when IPv4 is enabled, BackendV6Data
+/// {K, ListenPortV6} when IPv6 is, in every Mode (empty: not published).
+struct OwnLeaseData {
+  std::string v4, v6;
+};
+OwnLeaseData OwnData(const Config& c, const wg::Key& public_key, bool enable_ipv4, bool enable_ipv6);
 
 struct LeaseData {
   std::string public_key;  // as published (may be malformed: the peer is then skipped)

@@ -8,27 +8,36 @@
 
 namespace weft::agent::wireguard {
 
-std::variant<WantedPeer, std::string> PeerFor(const PeerLease& l, uint16_t local_port) {
-  if (l.backend_type != "wireguard") return "Ignoring non-wireguard subnet: type=" + l.backend_type;
-  LeaseData data;
-  try {
-    if (l.backend_data) data = ParseLeaseData(*l.backend_data);
-  } catch (const cni::Error& e) {
-    return "failed to unmarshal BackendData: " + e.msg();
+std::vector<Tunnel> Tunnels(const Config& c, bool enable_ipv4, bool enable_ipv6) {
+  if (c.mode == Mode::kIPv4 && !enable_ipv4)
+    throw cni::Error(cni::kInvalidNetworkConfig, "wireguard Mode ipv4 needs IPv4 (EnableIPv4 is false)");
+  if (c.mode == Mode::kIPv6 && !enable_ipv6)
+    throw cni::Error(cni::kInvalidNetworkConfig, "wireguard Mode ipv6 needs IPv6 (EnableIPv6 is false)");
+  std::vector<Tunnel> out;
+  if (c.mode == Mode::kSeparate) {
+    if (enable_ipv4) out.push_back({.name = kDevice, .port = c.listen_port, .v4 = true, .endpoint_v6 = false});
+    if (enable_ipv6) out.push_back({.name = kDeviceV6, .port = c.listen_port_v6, .v6 = true, .endpoint_v6 = true});
+    return out;
   }
-  WantedPeer p;
-  try {
-    p.public_key = wg::Key::FromBase64(data.public_key);
-  } catch (const cni::Error& e) {
-    return "skipping subnet " + l.subnet.String() + ": bad public key \"" + data.public_key + "\": " + e.msg();
-  }
-  if (!l.public_ip.valid()) return "skipping subnet " + l.subnet.String() + ": the lease has no PublicIP";
-  p.endpoint = {l.public_ip, data.port ? data.port : local_port};
-  p.allowed_ips = {l.subnet.Masked()};
-  return p;
+  Tunnel t{.name = kDevice, .port = c.listen_port, .v4 = enable_ipv4, .v6 = enable_ipv6, .single = true};
+  if (c.mode == Mode::kIPv4) t.endpoint_v6 = false;
+  if (c.mode == Mode::kIPv6) t.endpoint_v6 = true;
+  out.push_back(std::move(t));
+  return out;
 }
 
 namespace {
+
+// Go's net.IP.IsPrivate: 10/8, 172.16/12, 192.168/16, fc00::/7.
+bool IsPrivate(const cni::IP& ip) {
+  static const cni::IPNet kPrivate[] = {*cni::IPNet::Parse("10.0.0.0/8"), *cni::IPNet::Parse("172.16.0.0/12"),
+                                        *cni::IPNet::Parse("192.168.0.0/16"), *cni::IPNet::Parse("fc00::/7")};
+  for (const cni::IPNet& n : kPrivate)
+    if (n.Contains(ip)) return true;
+  return false;
+}
+
+bool Usable(const cni::IP& ip) { return ip.valid() && !ip.IsUnspecified(); }
 
 std::vector<cni::IPNet> Sorted(std::vector<cni::IPNet> v) {
   std::sort(v.begin(), v.end());
@@ -37,6 +46,43 @@ std::vector<cni::IPNet> Sorted(std::vector<cni::IPNet> v) {
 }
 
 }  // namespace
+
+bool SelectV6(const cni::IP& peer_v4, const cni::IP& peer_v6, const Local& local) {
+  if (!Usable(peer_v6)) return false;
+  if (!Usable(peer_v4)) return true;  // an IPv6-only peer (flanneld would dial 0.0.0.0)
+  if (!IsPrivate(peer_v4) && Usable(local.ext_v4)) return false;
+  if (!IsPrivate(peer_v6) && Usable(local.ext_v6) && !IsPrivate(local.ext_v6)) return true;
+  return false;
+}
+
+std::variant<WantedPeer, std::string> PeerFor(const PeerLease& l, const Tunnel& t, const Local& local) {
+  if (l.backend_type != "wireguard") return "Ignoring non-wireguard subnet: type=" + l.backend_type;
+  const bool carry4 = t.v4 && l.subnet.ip.valid(), carry6 = t.v6 && l.subnet6.ip.valid();
+  const std::string what = l.subnet.ip.valid() ? l.subnet.String() : l.subnet6.String();
+  if (!carry4 && !carry6)
+    return "lease " + what + ": no IPv" + (t.v6 && !t.v4 ? "6" : "4") + " subnet, ignoring it on " + t.name;
+  const bool v6 = t.endpoint_v6 ? *t.endpoint_v6 : SelectV6(l.public_ip, l.public_ipv6, local);
+  LeaseData key_data, port_data;
+  try {
+    auto parse = [](const std::optional<cni::Json>& j) { return j ? ParseLeaseData(*j) : LeaseData{}; };
+    key_data = parse(carry6 ? l.backend_v6_data : l.backend_data);
+    port_data = parse(v6 && !t.single ? l.backend_v6_data : l.backend_data);
+  } catch (const cni::Error& e) {
+    return "failed to unmarshal BackendData: " + e.msg();
+  }
+  WantedPeer p;
+  try {
+    p.public_key = wg::Key::FromBase64(key_data.public_key);
+  } catch (const cni::Error& e) {
+    return "skipping subnet " + what + ": bad public key \"" + key_data.public_key + "\": " + e.msg();
+  }
+  const cni::IP& ip = v6 ? l.public_ipv6 : l.public_ip;
+  if (!Usable(ip)) return "skipping subnet " + what + ": the lease has no " + (v6 ? "PublicIPv6" : "PublicIP");
+  p.endpoint = {ip, port_data.port ? port_data.port : t.port};
+  if (carry4) p.allowed_ips.push_back(l.subnet.Masked());
+  if (carry6) p.allowed_ips.push_back(l.subnet6.Masked());
+  return p;
+}
 
 wg::Config Diff(const std::vector<WantedPeer>& want, const wg::DeviceState& have, const Config& cfg,
                 int64_t now_sec) {

@@ -3,6 +3,7 @@
 
 #include <cstdlib>
 #include <ctime>
+#include <set>
 
 #include "agent/runtime.h"
 #include "cni/error.h"
@@ -11,145 +12,180 @@
 namespace weft::agent {
 
 namespace wg = cni::net::wg;
-using wireguard::kDevice;
 
 WireguardBackend::WireguardBackend(const NetworkConfig& cfg, const ExtIface& ext, std::string wireguard_go)
     : cfg_(cfg), ext_(ext), wireguard_go_(std::move(wireguard_go)), dp_(MakeNetlinkDataplane()) {
   wcfg_ = wireguard::ParseConfig(cni::ParseJson(cfg.backend.raw.empty() ? "{}" : cfg.backend.raw));
-  if (wcfg_.mode == wireguard::Mode::kIPv6)
-    throw cni::Error(cni::kInvalidNetworkConfig, "wireguard Mode ipv6 needs an IPv6 network (weftd is IPv4-only)");
+  for (wireguard::Tunnel& t : wireguard::Tunnels(wcfg_, cfg.enable_ipv4, cfg.enable_ipv6))
+    devs_.push_back({.t = std::move(t)});
 }
 
-WireguardBackend::~WireguardBackend() = default;  // the device stays: a restarted weftd adopts it
+WireguardBackend::~WireguardBackend() = default;  // the devices stay: a restarted weftd adopts them
 
-void WireguardBackend::EnsureDevice() {
-  std::weak_ptr<std::atomic<bool>> flag = restarted_;
-  dev_ = wg::EnsureDevice({.name = kDevice,
-                           .mtu = static_cast<uint32_t>(mtu_),
-                           .wireguard_go = wireguard_go_,
-                           .on_restart = [flag](const std::string& what, bool ok) {
-                             Log(ok ? 'W' : 'E', what);
-                             if (auto f = flag.lock()) f->store(true);
-                           }});
+void WireguardBackend::EnsureDevice(Dev& d) {
+  std::weak_ptr<std::atomic<bool>> flag = d.restarted;
+  d.dev = wg::EnsureDevice({.name = d.t.name,
+                            .mtu = static_cast<uint32_t>(mtu_),
+                            .wireguard_go = wireguard_go_,
+                            .on_restart = [flag](const std::string& what, bool ok) {
+                              Log(ok ? 'W' : 'E', what);
+                              if (auto f = flag.lock()) f->store(true);
+                            }});
   // Key and port before the lease is published; peers stay until the first full lease list.
-  dev_->Configure({.private_key = key_, .listen_port = wcfg_.listen_port});
+  d.dev->Configure({.private_key = key_, .listen_port = d.t.port});
 }
 
 OwnSetup WireguardBackend::Init() {
   std::string path = wireguard::KeyFilePath(std::getenv("WIREGUARD_KEY_FILE"));
-  key_ = wireguard::LoadOrCreateKey(path);
+  key_ = wireguard::LoadOrCreateKey(path);  // one key pair for both devices, as flanneld
   mtu_ = wireguard::DeviceMtu(wcfg_, ext_.mtu);
-  EnsureDevice();
   wg::Key pub = wg::PublicKey(key_);
-  Log('I', std::string("WireGuard device ") + kDevice + " (" +
-               (dev_->backend() == wg::Backend::kKernel ? "kernel" : "wireguard-go") + ") public key " + pub.Base64() +
-               " port " + std::to_string(wcfg_.listen_port) + " MTU " + std::to_string(mtu_) + ", key file " + path);
-  if (wcfg_.mode != wireguard::Mode::kSeparate && wcfg_.listen_port != wcfg_.listen_port_v6)
-    Log('W', "wireguard Mode ipv4/auto: ListenPortV6 differs from ListenPort; flanneld peers may dial the wrong port "
-             "for IPv6 endpoints");
-  return {wireguard::MarshalLeaseData(pub, wcfg_.listen_port), mtu_, ""};
+  for (Dev& d : devs_) {
+    EnsureDevice(d);
+    Log('I', "WireGuard device " + d.t.name + " (" +
+                 (d.dev->backend() == wg::Backend::kKernel ? "kernel" : "wireguard-go") + ") public key " +
+                 pub.Base64() + " port " + std::to_string(d.t.port) + " MTU " + std::to_string(mtu_) + ", key file " +
+                 path);
+  }
+  if (wcfg_.mode != wireguard::Mode::kSeparate && cfg_.enable_ipv6 && wcfg_.listen_port != wcfg_.listen_port_v6)
+    Log('W', "wireguard Mode auto/ipv4/ipv6: ListenPortV6 differs from ListenPort; flanneld peers dial the "
+             "published ListenPortV6 for IPv6 endpoints, where this node does not listen: set both equal");
+  wireguard::OwnLeaseData data = wireguard::OwnData(wcfg_, pub, cfg_.enable_ipv4, cfg_.enable_ipv6);
+  return {.backend_data = std::move(data.v4), .mtu = mtu_, .backend_v6_data = std::move(data.v6)};
 }
 
-void WireguardBackend::Plumb() {
-  dp_->EnsureAddress(kDevice, {own_subnet_.ip, 32}, cfg_.network);
+void WireguardBackend::Plumb(const Dev& d) {
+  if (d.t.v4) dp_->EnsureAddress(d.t.name, {own_subnet_.ip, 32}, cfg_.network);
+  if (d.t.v6) dp_->EnsureAddress(d.t.name, {own_subnet6_.ip, 128}, cfg_.ipv6_network);
   cni::net::Socket sk = cni::net::Socket::Open();
-  cni::net::Link l = sk.GetLink(std::string(kDevice));
+  cni::net::Link l = sk.GetLink(d.t.name);
   if (mtu_ > 0 && l.mtu != static_cast<uint32_t>(mtu_)) sk.SetMtu(l.index, static_cast<uint32_t>(mtu_));
-  // One route for the whole Network; cni0's more specific route keeps the own subnet local.
-  sk.ReplaceRoute({.dst = cfg_.network.Masked(), .index = l.index, .scope = 253});
+  // One route per carried family for the whole network; cni0's more specific routes keep the
+  // own subnets local.
+  if (d.t.v4) sk.ReplaceRoute({.dst = cfg_.network.Masked(), .index = l.index, .scope = 253});
+  if (d.t.v6) sk.ReplaceRoute({.dst = cfg_.ipv6_network.Masked(), .index = l.index, .scope = 253});
 }
 
 void WireguardBackend::ConfigureOwn(const Lease& own) {
+  if (cfg_.enable_ipv4 && !own.subnet.ip.valid())
+    throw cni::Error(cni::kInternal, "failed to configure wg interface: IPv4 is enabled but the lease has no IPv4");
+  if (cfg_.enable_ipv6 && !own.subnet6.ip.valid())
+    throw cni::Error(cni::kInternal, "failed to configure wg interface: IPv6 is enabled but the lease has no IPv6");
   own_subnet_ = own.subnet;
-  Plumb();
+  own_subnet6_ = own.subnet6;
+  for (const Dev& d : devs_) Plumb(d);
 }
 
-void WireguardBackend::Want(const Lease& peer) {
-  wireguard::PeerLease pl{.subnet = peer.subnet, .public_ip = peer.attrs.public_ip,
+void WireguardBackend::Want(Dev& d, const Lease& peer) {
+  wireguard::PeerLease pl{.subnet = peer.subnet,
+                          .subnet6 = peer.subnet6,
+                          .public_ip = peer.attrs.public_ip,
+                          .public_ipv6 = peer.attrs.public_ipv6,
                           .backend_type = peer.attrs.backend_type};
-  if (!peer.attrs.backend_data.empty()) {
-    try {
-      pl.backend_data = cni::ParseJson(peer.attrs.backend_data);
-    } catch (const cni::Error& e) {
-      Log('E', "failed to unmarshal BackendData: " + e.msg());
-      want_.erase(peer.Key());
-      return;
-    }
+  try {
+    if (!peer.attrs.backend_data.empty()) pl.backend_data = cni::ParseJson(peer.attrs.backend_data);
+    if (!peer.attrs.backend_v6_data.empty()) pl.backend_v6_data = cni::ParseJson(peer.attrs.backend_v6_data);
+  } catch (const cni::Error& e) {
+    Log('E', "failed to unmarshal BackendData: " + e.msg());
+    d.want.erase(peer.Key());
+    return;
   }
-  auto r = wireguard::PeerFor(pl, wcfg_.listen_port);
+  auto r = wireguard::PeerFor(pl, d.t, {.ext_v4 = ext_.public_ip, .ext_v6 = ext_.public_ip6});
   if (auto* why = std::get_if<std::string>(&r)) {
     Log('W', *why);
-    want_.erase(peer.Key());
+    d.want.erase(peer.Key());
     return;
   }
   auto& w = std::get<wireguard::WantedPeer>(r);
-  auto it = want_.find(peer.Key());
-  if (it == want_.end() || !(it->second == w))
-    Log('I', "Subnet added: " + peer.subnet.String() + " via " + w.endpoint.String());
-  want_[peer.Key()] = std::move(w);
+  auto it = d.want.find(peer.Key());
+  if (it == d.want.end() || !(it->second == w)) {
+    if (d.t.single) {
+      std::string nets;
+      for (const cni::IPNet& n : w.allowed_ips) nets += (nets.empty() ? "" : " ") + n.String();
+      Log('I', "Subnet(s) added: [" + nets + "] via " + w.endpoint.String());
+    } else {
+      Log('I', "Subnet added: " + w.allowed_ips.front().String() + " via " + w.endpoint.String());
+    }
+  }
+  d.want[peer.Key()] = std::move(w);
+}
+
+// A peer counts once however many devices program it.
+void WireguardBackend::Count() {
+  std::set<std::string> keys;
+  for (const Dev& d : devs_)
+    for (const auto& [k, w] : d.want) keys.insert(k);
+  programmed_ = keys.size();
 }
 
 void WireguardBackend::SetPeers(const std::vector<Lease>& peers) {
-  want_.clear();
-  for (const Lease& l : peers) Want(l);
-  Sync();
+  for (Dev& d : devs_) {
+    d.want.clear();
+    for (const Lease& l : peers) Want(d, l);
+    Sync(d);
+  }
+  Count();
   reconciled_ = true;
 }
 
 void WireguardBackend::AddPeer(const Lease& peer) {
-  Want(peer);
+  for (Dev& d : devs_) Want(d, peer);
   dirty_ = true;
 }
 
 void WireguardBackend::RemovePeer(const Lease& peer) {
-  if (want_.erase(peer.Key())) Log('I', "Subnet removed: " + peer.subnet.String());
+  bool known = false;
+  for (Dev& d : devs_) known = d.want.erase(peer.Key()) > 0 || known;
+  if (known) Log('I', "Subnet removed: " + peer.String());
   dirty_ = true;
 }
 
 void WireguardBackend::Flush() {
   if (!dirty_ || !reconciled_) return;
   dirty_ = false;
-  Sync();
+  for (Dev& d : devs_) Sync(d);
+  Count();
 }
 
-size_t WireguardBackend::Sync() {
+size_t WireguardBackend::Sync(Dev& d) {
   std::vector<wireguard::WantedPeer> want;
-  want.reserve(want_.size());
-  for (const auto& [k, w] : want_) want.push_back(w);
-  wg::Config c = wireguard::Diff(want, dev_->Get(), wcfg_, static_cast<int64_t>(std::time(nullptr)));
-  programmed_ = want_.size();
+  want.reserve(d.want.size());
+  for (const auto& [k, w] : d.want) want.push_back(w);
+  wg::Config c = wireguard::Diff(want, d.dev->Get(), wcfg_, static_cast<int64_t>(std::time(nullptr)));
   if (c.peers.empty()) return 0;
   for (const wg::PeerConfig& p : c.peers)
-    if (p.remove) Log('I', "removing WireGuard peer " + p.public_key.Base64() + " (no lease wants it)");
+    if (p.remove) Log('I', "removing WireGuard peer " + p.public_key.Base64() + " from " + d.t.name + " (no lease wants it)");
   try {
-    dev_->Configure(c);
+    d.dev->Configure(c);
   } catch (const cni::Error& e) {
-    Log('E', std::string("failed to configure ") + kDevice + " peers: " + e.msg() + " (retried by the next check)");
+    Log('E', "failed to configure " + d.t.name + " peers: " + e.msg() + " (retried by the next check)");
     return 0;
   }
   return c.peers.size();
 }
 
-// The periodic check: the device (re-created or re-adopted when its link is gone; a dead
-// wireguard-go was already restarted by the device's supervisor), its address, MTU and route,
-// and the peers against the leases.
+// The periodic check, per device: the device (re-created or re-adopted when its link is gone; a
+// dead wireguard-go was already restarted by the device's supervisor), its addresses, MTU and
+// routes, and the peers against the leases.
 CheckResult WireguardBackend::Check() {
   CheckResult r;
   if (!reconciled_) return r;
-  try {
-    bool restarted = restarted_->exchange(false);
-    if (!cni::net::Socket::Open().FindLink(std::string(kDevice))) {
-      Log('W', std::string(kDevice) + " is gone; re-creating it");
-      dev_.reset();
-      EnsureDevice();
-      restarted = true;
-      ++r.repaired;
+  for (Dev& d : devs_) {
+    try {
+      bool restarted = d.restarted->exchange(false);
+      if (!cni::net::Socket::Open().FindLink(d.t.name)) {
+        Log('W', d.t.name + " is gone; re-creating it");
+        d.dev.reset();
+        EnsureDevice(d);
+        restarted = true;
+        ++r.repaired;
+      }
+      Plumb(d);
+      if (restarted) Log('I', d.t.name + ": addresses and routes restored");
+      r.repaired += Sync(d);
+    } catch (const cni::Error& e) {
+      Log('E', "WireGuard check of " + d.t.name + ": " + e.msg());
     }
-    Plumb();
-    if (restarted) Log('I', std::string(kDevice) + ": address and route restored");
-    r.repaired += Sync();
-  } catch (const cni::Error& e) {
-    Log('E', "WireGuard check: " + e.msg());
   }
   return r;
 }

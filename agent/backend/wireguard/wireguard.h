@@ -1,9 +1,12 @@
-// The WireGuard backend (flanneld's pkg/backend/wireguard, k3s's wireguard-native): the device
-// flannel-wg, kernel or wireguard-go (cni::net::wg::EnsureDevice picks), with the node's key
-// (config.h) and ListenPort; the own subnet's network address as a /32 on it and one scope-link
-// route for the whole Network (WireGuard's allowed IPs pick the peer, so no per-peer routes);
-// one peer per lease (peers.h). BackendData is {"PublicKey":"…","Port":N}. weftd is IPv4-only,
-// so every Mode but ipv6 runs the one v4 device.
+// The WireGuard backend (flanneld's pkg/backend/wireguard, k3s's wireguard-native): the devices
+// of the Mode (peers.h Tunnels: flannel-wg and, in separate dual stack or IPv6 only,
+// flannel-wg-v6 with ListenPortV6; one flannel-wg carrying both families in auto/ipv4/ipv6),
+// kernel or wireguard-go (cni::net::wg::EnsureDevice picks), all with the node's one key
+// (config.h); on each device the own subnet's network address of every family it carries (/32,
+// /128) and one scope-link route for the whole Network / IPv6Network (WireGuard's allowed IPs
+// pick the peer, so no per-peer routes); one peer per lease and device (peers.h). BackendData is
+// {"PublicKey":"…","Port":ListenPort} when IPv4 is enabled, BackendV6Data
+// {"PublicKey":"…","Port":ListenPortV6} when IPv6 is, in every Mode, as flanneld writes them.
 //
 // Unlike flanneld: an existing device is adopted (a restart keeps every session; flanneld
 // deletes and re-creates it), the peer set is replaced once after the first full lease list
@@ -16,6 +19,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "agent/backend/backend.h"
 #include "agent/backend/kernel.h"
@@ -40,10 +44,17 @@ class WireguardBackend : public Backend {
   size_t ProgrammedPeers() const override { return programmed_; }
 
  private:
-  void Want(const Lease& peer);
-  void EnsureDevice();
-  void Plumb();
-  size_t Sync();
+  struct Dev {
+    wireguard::Tunnel t;
+    std::unique_ptr<cni::net::wg::Device> dev{};
+    std::map<std::string, wireguard::WantedPeer> want{};  // by lease key; only usable leases
+    std::shared_ptr<std::atomic<bool>> restarted = std::make_shared<std::atomic<bool>>(false);
+  };
+  void Want(Dev& d, const Lease& peer);
+  void EnsureDevice(Dev& d);
+  void Plumb(const Dev& d);
+  size_t Sync(Dev& d);
+  void Count();
 
   NetworkConfig cfg_;
   ExtIface ext_;
@@ -51,14 +62,12 @@ class WireguardBackend : public Backend {
   wireguard::Config wcfg_;
   cni::net::wg::Key key_{};
   int mtu_ = 0;
-  std::unique_ptr<cni::net::wg::Device> dev_;
+  std::vector<Dev> devs_;
   std::unique_ptr<Dataplane> dp_;
-  cni::IPNet own_subnet_;
-  std::map<std::string, wireguard::WantedPeer> want_;  // by lease key; only usable leases
+  cni::IPNet own_subnet_, own_subnet6_;
   bool dirty_ = false;
   bool reconciled_ = false;
   size_t programmed_ = 0;
-  std::shared_ptr<std::atomic<bool>> restarted_ = std::make_shared<std::atomic<bool>>(false);
 };
 
 }  // namespace weft::agent
