@@ -12,7 +12,6 @@
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
-#include <iostream>
 
 #include "cni/error.h"
 #include "config.h"
@@ -187,7 +186,7 @@ void Store::RebuildIndex(const std::vector<Reservation>& all) {
   } catch (const Error& e) {
     // The cache cannot be written (full disk, read-only dataDir parent, ...): keep it in
     // memory for this call. The store itself stays correct; only speed suffers.
-    std::cerr << "host-local: index unavailable, scanning instead: " << e.msg() << "\n";
+    std::fprintf(stderr, "host-local: index unavailable, scanning instead: %s\n", e.msg().c_str());
     index_.Build("", entries, boot_id_);
   }
   changed_ = true;
@@ -295,15 +294,15 @@ std::optional<IP> Store::LastReservedIP(int range_id) {
   UniqueFd fd(::openat(dirfd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
     if (errno != ENOENT) {
-      std::cerr << "Error retrieving last reserved ip: " << Error::Errno(errno, "open " + dir_ + "/" + name).msg()
-                << "\n";
+      std::fprintf(stderr, "Error retrieving last reserved ip: %s\n",
+                   Error::Errno(errno, "open " + dir_ + "/" + name).msg().c_str());
     }
     return std::nullopt;
   }
   try {
     return IP::Parse(ReadSmall(fd.get(), dir_ + "/" + name));
   } catch (const Error& e) {
-    std::cerr << "Error retrieving last reserved ip: " << e.msg() << "\n";
+    std::fprintf(stderr, "Error retrieving last reserved ip: %s\n", e.msg().c_str());
     return std::nullopt;
   }
 }
