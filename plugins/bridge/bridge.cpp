@@ -1,9 +1,8 @@
 // bridge commands; see bridge.h. Every kernel change goes through one net::Socket per namespace
 // (host: the plugin's own, container: opened in CNI_NETNS); the thread switches namespace only
 // for the container's /proc/sys writes. An IPAM plugin that never looks at the container
-// interface (host-local, static) is started before the veth is created (ADD) or deleted (DEL)
-// and waited for afterwards (cni::StartDelegate, no thread): its exec overlaps the kernel's work
-// instead of following it.
+// interface (host-local, static) runs on a second thread while the veth is created (ADD) or
+// deleted (DEL): its exec overlaps the kernel's work instead of following it.
 #include "bridge.h"
 
 #include <linux/if_addr.h>
@@ -72,6 +71,10 @@ auto Background(Fn fn) {
   } catch (const std::system_error&) {
     return std::async(std::launch::deferred, std::move(fn));
   }
+}
+
+bool Started(const std::future<cni::Result>& f) {
+  return f.wait_for(std::chrono::seconds(0)) != std::future_status::deferred;
 }
 
 NetConf Load(const cni::CallArgs& a) {
@@ -335,17 +338,17 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
     early_ns = net::Netns::Open(a.netns);
   } catch (const Error&) {
   }
-  cni::PendingDelegate early_ipam;
+  std::future<cni::Result> early_ipam;
   if (early_ns && l3 && IpamIsIndependent(n.ipam_type))
-    early_ipam = cni::StartDelegate(n.ipam_type, "ADD", a.env, a.stdin_data);
+    early_ipam = Background([&] { return cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version); });
   struct ReleaseEarlyIpam {
-    cni::PendingDelegate& p;
+    std::future<cni::Result>& f;
     const NetConf& n;
     const cni::CallArgs& a;
     ~ReleaseEarlyIpam() {
-      if (!p.valid() || !p.running()) return;  // taken over by the ADD below, or never run
+      if (!f.valid() || !Started(f)) return;  // taken over by the ADD below, or never run
       try {
-        p.Wait();
+        f.get();
         cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data);
       } catch (...) {
       }
@@ -388,7 +391,7 @@ cni::Result CmdAdd(const cni::CallArgs& a) {
   if (l3) {
     ContainerSysctls(ns, n, contveth.name);
     cni::Result ipam = early_ipam.valid()
-                           ? cni::WaitAdd(early_ipam, a.cni_version)
+                           ? early_ipam.get()
                            : cni::DelegateAdd(n.ipam_type, a.env, a.stdin_data, a.cni_version);
     bool ok = false;
     struct ReleaseOnFailure {
@@ -491,8 +494,9 @@ void CmdDel(const cni::CallArgs& a) {
   }
   // host-local's DEL and the masquerade teardown run while the kernel deletes the veth (which
   // waits for an RCU grace period); their errors are reported in the reference's order.
-  cni::PendingDelegate ipam;
-  if (l3 && IpamIsIndependent(n.ipam_type)) ipam = cni::StartDelegate(n.ipam_type, "DEL", a.env, a.stdin_data);
+  std::future<void> ipam;
+  if (l3 && IpamIsIndependent(n.ipam_type))
+    ipam = Background([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
   std::future<void> masq;
   // Better than the reference: the masquerade rules are found from (network, container ID,
   // ifname), so they are removed even when the interface or the namespace is already gone.
@@ -520,7 +524,7 @@ void CmdDel(const cni::CallArgs& a) {
   }
   start_masq(true, true);  // no addresses known (no-op when already started)
   if (l3) {
-    if (ipam.valid()) errs.Try([&] { ipam.Wait(); });
+    if (ipam.valid()) errs.Try([&] { ipam.get(); });
     else errs.Try([&] { cni::Delegate(n.ipam_type, "DEL", a.env, a.stdin_data); });
   }
   if (n.macspoofchk) {

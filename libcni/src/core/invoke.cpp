@@ -1,8 +1,6 @@
 // Delegation by exec (libcni's invoke package): see invoke.h. Plugins are started with
 // posix_spawn (vfork speed), stdin/stdout/stderr on pipes drained with poll(), and the
-// delegate's stderr is passed on to ours after it is captured for error messages. A
-// PendingDelegate is the same split in two: spawned (and its stdin written) now, drained and
-// reaped when the caller waits.
+// delegate's stderr is passed on to ours after it is captured for error messages.
 #include "cni/invoke.h"
 
 #include <fcntl.h>
@@ -16,9 +14,7 @@
 #include <csignal>
 #include <chrono>
 #include <cstring>
-#include <memory>
 #include <thread>
-#include <utility>
 #include <vector>
 
 #include "cni/encoding.h"
@@ -56,21 +52,8 @@ struct Outcome {
   std::string out, err;
 };
 
-}  // namespace
-
-// A spawned plugin whose pipes are not drained yet.
-struct Running {
-  pid_t pid = -1;
-  UniqueFd in_w, out_r, err_r;
-  std::string input;
-  size_t written = 0;
-};
-
-namespace {
-
-// Starts the plugin; returns nullptr when exec failed with ETXTBSY (retry). Its stdin is written
-// as far as the pipe takes it without blocking (all of a usual config).
-std::unique_ptr<Running> Spawn(const std::string& path, const Env& env, std::string_view input) {
+// One run of the plugin; returns nullopt when exec failed with ETXTBSY (retry).
+std::optional<Outcome> RunOnce(const std::string& path, const Env& env, std::string_view input) {
   Pipe in, out, err;
   posix_spawn_file_actions_t fa;
   posix_spawn_file_actions_init(&fa);
@@ -99,44 +82,33 @@ std::unique_ptr<Running> Spawn(const std::string& path, const Env& env, std::str
   int rc = posix_spawn(&pid, path.c_str(), &fa, &attr, argv, envp.data());
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
-  if (rc == ETXTBSY) return nullptr;
+  if (rc == ETXTBSY) return std::nullopt;
   if (rc != 0) throw Error::Errno(rc, "exec " + path);
-  auto r = std::make_unique<Running>();
-  r->pid = pid;
-  r->in_w = std::move(in.w);
-  r->out_r = std::move(out.r);
-  r->err_r = std::move(err.r);
-  fcntl(r->in_w.get(), F_SETFL, O_NONBLOCK);
-  r->input = std::string(input);
-  if (!r->input.empty()) {
-    ssize_t k = write(r->in_w.get(), r->input.data(), r->input.size());
-    if (k > 0) r->written = static_cast<size_t>(k);
-    if (k < 0 && errno != EAGAIN && errno != EINTR) r->written = r->input.size();  // EPIPE
-  }
-  if (r->written >= r->input.size()) r->in_w = UniqueFd();
-  return r;
-}
+  in.r = UniqueFd();
+  out.w = UniqueFd();
+  err.w = UniqueFd();
+  fcntl(in.w.get(), F_SETFL, O_NONBLOCK);
 
-// Feeds the rest of stdin, drains stdout and stderr with poll() and reaps the plugin.
-Outcome Finish(Running& r) {
   Outcome o;
+  size_t written = 0;
+  if (input.empty()) in.w = UniqueFd();
   char buf[65536];
-  while (r.out_r || r.err_r) {
+  while (out.r || err.r) {
     pollfd p[3];
     nfds_t n = 0;
     int idx_in = -1, idx_out = -1, idx_err = -1;
-    if (r.in_w) { idx_in = static_cast<int>(n); p[n++] = {r.in_w.get(), POLLOUT, 0}; }
-    if (r.out_r) { idx_out = static_cast<int>(n); p[n++] = {r.out_r.get(), POLLIN, 0}; }
-    if (r.err_r) { idx_err = static_cast<int>(n); p[n++] = {r.err_r.get(), POLLIN, 0}; }
+    if (in.w) { idx_in = static_cast<int>(n); p[n++] = {in.w.get(), POLLOUT, 0}; }
+    if (out.r) { idx_out = static_cast<int>(n); p[n++] = {out.r.get(), POLLIN, 0}; }
+    if (err.r) { idx_err = static_cast<int>(n); p[n++] = {err.r.get(), POLLIN, 0}; }
     if (poll(p, n, -1) < 0) {
       if (errno == EINTR) continue;
       throw Error::Errno(errno, "poll");
     }
     if (idx_in >= 0 && p[idx_in].revents) {
-      ssize_t k = write(r.in_w.get(), r.input.data() + r.written, r.input.size() - r.written);
-      if (k > 0) r.written += static_cast<size_t>(k);
-      if (k < 0 && errno != EAGAIN && errno != EINTR) r.written = r.input.size();  // EPIPE: child ignores stdin
-      if (r.written >= r.input.size()) r.in_w = UniqueFd();
+      ssize_t k = write(in.w.get(), input.data() + written, input.size() - written);
+      if (k > 0) written += static_cast<size_t>(k);
+      if (k < 0 && errno != EAGAIN && errno != EINTR) written = input.size();  // EPIPE: child ignores stdin
+      if (written >= input.size()) in.w = UniqueFd();
     }
     auto drain = [&](int idx, UniqueFd& fd, std::string& dst) {
       if (idx < 0 || !p[idx].revents) return;
@@ -144,61 +116,14 @@ Outcome Finish(Running& r) {
       if (k > 0) dst.append(buf, static_cast<size_t>(k));
       else if (k == 0 || (errno != EINTR && errno != EAGAIN)) fd = UniqueFd();
     };
-    drain(idx_out, r.out_r, o.out);
-    drain(idx_err, r.err_r, o.err);
+    drain(idx_out, out.r, o.out);
+    drain(idx_err, err.r, o.err);
   }
-  r.in_w = UniqueFd();
-  while (waitpid(r.pid, &o.status, 0) < 0) {
+  in.w = UniqueFd();
+  while (waitpid(pid, &o.status, 0) < 0) {
     if (errno != EINTR) throw Error::Errno(errno, "waitpid");
   }
-  r.pid = -1;
   return o;
-}
-
-// Runs the plugin to its end, retrying a binary being replaced (ETXTBSY) 5 times as libcni does.
-Outcome Run(const std::string& path, const Env& env, std::string_view input) {
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    if (auto r = Spawn(path, env, input)) return Finish(*r);
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));  // an error path only
-  }
-  throw Error::Errno(ETXTBSY, "exec " + path);
-}
-
-// What the caller gets from a finished plugin: its stdout on exit 0, else its error.
-std::string Conclude(Outcome o) {
-  if (!o.err.empty()) {
-    ssize_t ignored = write(2, o.err.data(), o.err.size());
-    (void)ignored;
-  }
-  if (WIFEXITED(o.status) && WEXITSTATUS(o.status) == 0) return std::move(o.out);
-
-  std::string how = WIFEXITED(o.status) ? "exit status " + std::to_string(WEXITSTATUS(o.status))
-                                        : "signal: " + std::string(strsignal(WTERMSIG(o.status)));
-  if (o.out.empty()) {
-    if (o.err.empty()) throw Error(kUnknown, "netplugin failed with no error message: " + how);
-    throw Error(kUnknown, "netplugin failed: " + GoQuote(o.err));
-  }
-  Json j;
-  try {
-    j = Json::parse(o.out);
-  } catch (const std::exception& e) {
-    throw Error(kUnknown, "netplugin failed but error parsing its diagnostic message " + GoQuote(o.out) + ": " + e.what());
-  }
-  unsigned code = j.contains("code") && j["code"].is_number_unsigned() ? j["code"].get<unsigned>() : kUnknown;
-  std::string msg = j.contains("msg") && j["msg"].is_string() ? j["msg"].get<std::string>() : "";
-  std::string details = j.contains("details") && j["details"].is_string() ? j["details"].get<std::string>() : "";
-  throw Error(code, msg, details);
-}
-
-Env WithCommand(const Env& env, std::string_view command) {
-  Env child = env;
-  child["CNI_COMMAND"] = std::string(command);
-  return child;
-}
-
-std::string PluginPath(std::string_view type, const Env& env) {
-  auto it = env.find("CNI_PATH");
-  return FindInPath(type, it == env.end() ? "" : it->second);
 }
 
 }  // namespace
@@ -222,70 +147,47 @@ std::string FindInPath(std::string_view plugin, std::string_view cni_path) {
 }
 
 std::string ExecPlugin(const std::string& path, const Env& env, std::string_view stdin_data) {
-  return Conclude(Run(path, env, stdin_data));
+  std::optional<Outcome> o;
+  // A binary being replaced gives ETXTBSY; libcni retries 5 times. This is an error path only.
+  for (int attempt = 0; attempt < 5 && !o; ++attempt) {
+    o = RunOnce(path, env, stdin_data);
+    if (!o) std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  if (!o) throw Error::Errno(ETXTBSY, "exec " + path);
+  if (!o->err.empty()) {
+    ssize_t ignored = write(2, o->err.data(), o->err.size());
+    (void)ignored;
+  }
+  if (WIFEXITED(o->status) && WEXITSTATUS(o->status) == 0) return std::move(o->out);
+
+  std::string how = WIFEXITED(o->status) ? "exit status " + std::to_string(WEXITSTATUS(o->status))
+                                         : "signal: " + std::string(strsignal(WTERMSIG(o->status)));
+  if (o->out.empty()) {
+    if (o->err.empty()) throw Error(kUnknown, "netplugin failed with no error message: " + how);
+    throw Error(kUnknown, "netplugin failed: " + GoQuote(o->err));
+  }
+  Json j;
+  try {
+    j = Json::parse(o->out);
+  } catch (const std::exception& e) {
+    throw Error(kUnknown, "netplugin failed but error parsing its diagnostic message " + GoQuote(o->out) + ": " + e.what());
+  }
+  unsigned code = j.contains("code") && j["code"].is_number_unsigned() ? j["code"].get<unsigned>() : kUnknown;
+  std::string msg = j.contains("msg") && j["msg"].is_string() ? j["msg"].get<std::string>() : "";
+  std::string details = j.contains("details") && j["details"].is_string() ? j["details"].get<std::string>() : "";
+  throw Error(code, msg, details);
 }
 
 std::string Delegate(std::string_view type, std::string_view command, const Env& env, std::string_view stdin_data) {
-  return ExecPlugin(PluginPath(type, env), WithCommand(env, command), stdin_data);
-}
-
-PendingDelegate StartDelegate(std::string_view type, std::string_view command, const Env& env,
-                              std::string_view stdin_data) {
-  PendingDelegate p;
-  p.valid_ = true;
-  try {
-    p.path_ = PluginPath(type, env);
-    p.env_ = WithCommand(env, command);
-    p.input_ = std::string(stdin_data);
-    p.run_ = Spawn(p.path_, p.env_, p.input_);  // nullptr (ETXTBSY): Wait runs it with retries
-  } catch (...) {
-    p.error_ = std::current_exception();
-  }
-  return p;
-}
-
-PendingDelegate::PendingDelegate() = default;
-PendingDelegate::PendingDelegate(PendingDelegate&& o) noexcept { *this = std::move(o); }
-PendingDelegate& PendingDelegate::operator=(PendingDelegate&& o) noexcept {
-  if (this != &o) {
-    Reap();
-    run_ = std::move(o.run_);
-    error_ = std::move(o.error_);
-    path_ = std::move(o.path_);
-    env_ = std::move(o.env_);
-    input_ = std::move(o.input_);
-    valid_ = std::exchange(o.valid_, false);
-  }
-  return *this;
-}
-
-PendingDelegate::~PendingDelegate() { Reap(); }
-
-void PendingDelegate::Reap() noexcept {
-  if (!run_) return;
-  try {
-    Finish(*run_);
-  } catch (...) {
-  }
-  run_.reset();
-}
-
-std::string PendingDelegate::Wait() {
-  if (!valid_) throw Error(kInternal, "no delegate started");
-  valid_ = false;
-  if (error_) std::rethrow_exception(error_);
-  if (!run_) return ExecPlugin(path_, env_, input_);
-  auto r = std::move(run_);
-  return Conclude(Finish(*r));
+  auto it = env.find("CNI_PATH");
+  std::string path = FindInPath(type, it == env.end() ? "" : it->second);
+  Env child = env;
+  child["CNI_COMMAND"] = std::string(command);
+  return ExecPlugin(path, child, stdin_data);
 }
 
 Result DelegateAdd(std::string_view type, const Env& env, std::string_view stdin_data, std::string_view version) {
   std::string out = Delegate(type, "ADD", env, stdin_data);
-  return Result::FromJson(ParseJson(out, "failed to parse delegate result"), version);
-}
-
-Result WaitAdd(PendingDelegate& add, std::string_view version) {
-  std::string out = add.Wait();
   return Result::FromJson(ParseJson(out, "failed to parse delegate result"), version);
 }
 
