@@ -5,16 +5,21 @@
 # of that process tree, taken by bench/lib/spawn.c linked statically (so the launcher's own image,
 # which a vfork child's ru_maxrss includes, is as small as it gets: ~0.5 MiB). The sides run in
 # rotating order per iteration, so a noisy machine slows all of them alike; ref/weft ratios are
-# medians of per-iteration ratios. Floors in the same run: `ip link add` / `ip link del` of a veth
-# pair whose peer is in a pod namespace, and a VERSION call of each side (process start).
+# medians of per-iteration ratios. Floors in the same run: bench/bridge-floor (bench/bridge/floor.cpp:
+# the kernel changes of one bridge + host-local ADD and DEL, made in one process and timed inside
+# it) plus two static process starts (an empty main(), bench/lib/nop.c: bridge's and host-local's
+# exec), the floor bench/run and docs/benchmarks.md use; and a VERSION call of each side.
 # Usage: bench/bridge/run.sh [weft-bin-dir] [iterations]
 #   MASQ=true      ipMasq on (iptables backend)
 #   OTHER=<dir>    also measure a second weft build (e.g. the one before a change) as "other"
+#   FLOOR=<path>   the bridge-floor harness (default: <weft-bin-dir>/../bench/bridge-floor)
 # On a machine busy with other work, `chrt -f 10 bench/bridge/run.sh ...` keeps other processes'
 # CPU time out of the wall times (every side and the floors alike; all waits here are bounded).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 WEFT_BIN=${1:-${WEFT_BIN:-build/bin}} N=${2:-30} REF_BIN=${REF_BIN:-/usr/lib/cni}
+FLOOR=${FLOOR:-$WEFT_BIN/../bench/bridge-floor}
+[ -x "$FLOOR" ] || { echo "bridge-floor harness not found at $FLOOR (build it: ninja -C build bench/bridge-floor, or set FLOOR)" >&2; exit 2; }
 T=$(mktemp -d /tmp/wbb.XXXXXX) NODE=wbbn$$
 SIDES=(ref weft); [ -n "${OTHER:-}" ] && SIDES+=(other)
 cleanup() {
@@ -24,6 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 cc -O2 -static -o "$T/spawn" "$HERE/../lib/spawn.c" 2>/dev/null || cc -O2 -o "$T/spawn" "$HERE/../lib/spawn.c"
+cc -O2 -static -o "$T/nop" "$HERE/../lib/nop.c"
 for s in "${SIDES[@]}"; do
   mkdir -p "$T/$s"
   case $s in ref) b=$REF_BIN ;; weft) b=$WEFT_BIN ;; other) b=$OTHER ;; esac
@@ -55,10 +61,15 @@ for s in "${SIDES[@]}"; do call $s ADD 0; call $s DEL 0; done  # warm up: bridge
 for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s VERSION $i; done; done
 for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s ADD $i; done; done
 for i in $(seq 1 "$N"); do for s in $(rotate $i); do call $s DEL $i; done; done
-for i in $(seq 1 "$N"); do  # kernel floors, one process each like a plugin
-  a=$(date +%s%N); ip -n $NODE link add fl$i type veth peer name eth0 netns wbbp$$-fl-$i; b=$(date +%s%N)
-  ip -n $NODE link del fl$i; c=$(date +%s%N)
-  echo "floor ADD $i $(((b - a) / 1000)) 0 0" >>"$T/raw"; echo "floor DEL $i $(((c - b) / 1000)) 0 0" >>"$T/raw"
+for i in $(seq 1 "$N"); do  # floors: the harness's changes (timed inside it) + two static starts
+  read -r aw ac dw dc < <(ip netns exec $NODE "$FLOOR" --bridge bbfl --setup --netns /run/netns/wbbp$$-fl-$i \
+    --addr 10.94.0.2/16 --gw 10.94.0.1 --datadir "$T/data-fl" --id b$i)
+  sw=0 sc=0
+  for k in 1 2; do
+    read -r ns us ss _ < <("$T/spawn" "$T/nop" 3>&1 >/dev/null)
+    sw=$((sw + ns / 1000)) sc=$((sc + us + ss))
+  done
+  echo "floor ADD $i $((aw + sw)) $((ac + sc)) 0" >>"$T/raw"; echo "floor DEL $i $((dw + sw)) $((dc + sc)) 0" >>"$T/raw"
 done
 echo "bridge bench: $N iterations, ipMasq ${MASQ:-false}, load average $(cut -d' ' -f1-3 /proc/loadavg)"
 python3 - "$T/raw" "${SIDES[@]}" <<'EOF'
@@ -79,13 +90,15 @@ for cmd in ("VERSION", "ADD", "DEL"):
         ratio = [st.median(ref[i][k] / m[i][k] for i in m if m[i][k] > 0) for k in range(3)]
         print(f"{s:6} {cmd:8} {f(w):>26} {f(c):>22} {f(r):>22}  {ratio[0]:.2f}x {ratio[1]:.2f}x {ratio[2]:.2f}x")
     if ("floor", cmd) in d:
-        w = [x[0] for x in d[("floor", cmd)].values()]
-        print(f"{'floor':6} {cmd:8} {f(w):>26}   (ip link {'add' if cmd == 'ADD' else 'del'} of a veth pair, peer in a pod netns)")
+        w, c = ([x[k] for x in d[("floor", cmd)].values()] for k in range(2))
+        print(f"{'floor':6} {cmd:8} {f(w):>26} {f(c):>22}   (bridge-floor {cmd} + 2 static starts)")
 for s in sides:
     if s == "ref": continue
     a = [d[("ref", "ADD")][i][1] + d[("ref", "DEL")][i][1] for i in d[(s, "ADD")]]
     b = [d[(s, "ADD")][i][1] + d[(s, "DEL")][i][1] for i in d[(s, "ADD")]]
     print(f"ADD+DEL cpu ms: ref {st.median(a):.2f}, {s} {st.median(b):.2f}, ref/{s} {st.median(x / y for x, y in zip(a, b)):.2f}x")
-    fd = st.median(x[0] for x in d[("floor", "DEL")].values())
-    print(f"{s} DEL / floor DEL (medians): {st.median(x[0] for x in d[(s, 'DEL')].values()) / fd:.2f}")
+    for cmd in ("ADD", "DEL"):
+        fw, fc = (st.median(x[k] for x in d[("floor", cmd)].values()) for k in range(2))
+        sw, sc = (st.median(x[k] for x in d[(s, cmd)].values()) for k in range(2))
+        print(f"{s} {cmd} / floor {cmd} (medians): wall {sw / fw:.2f}, cpu {sc / fc:.2f}")
 EOF

@@ -702,7 +702,8 @@ class Bench:
             fns[side] = fn
         self.compare("live-portmap", "live", "live node: portmap (tcp+udp, snat), same container re-added",
                      fns, runs, floor={"ADD": ["floor-live-fw/fw add", "floor-live-ct/ct walk"],
-                            "DEL": ["floor-live-fw/fw del"]})
+                            # weft flushes stale UDP conntrack entries on DEL too (docs/portmap.md)
+                            "DEL": ["floor-live-fw/fw del", "floor-live-ct/ct walk"]})
 
     def live_bridge(self, runs):
         """bridge + host-local ADD and DEL onto the live bridge (its dozens of ports)."""

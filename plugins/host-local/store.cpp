@@ -11,7 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
-#include <iostream>
+#include <cstdio>
 
 #include "cni/error.h"
 #include "config.h"
@@ -29,11 +29,25 @@ constexpr std::chrono::milliseconds kLockTimeout{30000};
 constexpr const char* kTmpPrefix = ".weft-tmp.";
 constexpr const char* kIndexDir = ".weft-host-local";
 
+/// A small file's content. A regular file's read() comes back short only at its end, so one
+/// read that does not fill the buffer is the whole file (no second read to see EOF).
+std::string ReadSmall(int fd, const std::string& what) {
+  char buf[256];
+  ssize_t k;
+  do {
+    k = ::read(fd, buf, sizeof buf);
+  } while (k < 0 && errno == EINTR);
+  if (k < 0) throw Error::Errno(errno, "read " + what);
+  std::string out(buf, static_cast<size_t>(k));
+  if (static_cast<size_t>(k) == sizeof buf) out += ReadAll(fd, what);
+  return out;
+}
+
 std::string BootId() {
   UniqueFd fd(::open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC));
   if (!fd) return "unknown";
   try {
-    return std::string(TrimSpace(ReadAll(fd.get(), "boot_id")));
+    return std::string(TrimSpace(ReadSmall(fd.get(), "boot_id")));
   } catch (const Error&) {
     return "unknown";
   }
@@ -56,8 +70,17 @@ Store::Store(const std::string& data_dir, const std::string& network) : boot_id_
     throw Error(cni::kInvalidNetworkConfig, "invalid characters found in network name", network);
   }
   dir_ = base + "/" + network;
-  cni::EnsureDir(dir_, 0755);
-  dirfd_ = UniqueFd(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  network_ = network;
+  auto open_dir = [](const std::string& d) {
+    return UniqueFd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  };
+  // The directory exists on every call but a network's first: create it (and report a path that
+  // is not a directory as EnsureDir does) only when it cannot be opened.
+  dirfd_ = open_dir(dir_);
+  if (!dirfd_) {
+    cni::EnsureDir(dir_, 0755);
+    dirfd_ = open_dir(dir_);
+  }
   if (!dirfd_) throw Error::Errno(errno, "open " + dir_);
   lockfd_ = UniqueFd(::openat(dirfd_.get(), "lock", O_RDONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!lockfd_) throw Error::Errno(errno, "open " + dir_ + "/lock");
@@ -66,15 +89,19 @@ Store::Store(const std::string& data_dir, const std::string& network) : boot_id_
   }
   const std::string index_dir = base + "/" + kIndexDir;
   index_path_ = index_dir + "/" + network + ".index";
-  try {
-    cni::EnsureDir(index_dir, 0700);
-  } catch (const Error&) {
-    // Reported by RebuildIndex when the index file cannot be created.
-  }
   // The index file is opened with O_NOFOLLOW; its directory must not be a planted symlink
-  // either. Without a real directory the index lives in memory for this call.
-  struct stat ist {};
-  if (lstat(index_dir.c_str(), &ist) != 0 || !S_ISDIR(ist.st_mode)) index_path_.clear();
+  // either (O_NOFOLLOW | O_DIRECTORY). Without a real directory the index lives in memory for
+  // this call and last_reserved_ip is replaced through a temporary file.
+  index_dirfd_ = open_dir(index_dir);
+  if (!index_dirfd_) {
+    try {
+      cni::EnsureDir(index_dir, 0700);
+    } catch (const Error&) {
+      // Reported by RebuildIndex when the index file cannot be created.
+    }
+    index_dirfd_ = open_dir(index_dir);
+  }
+  if (!index_dirfd_) index_path_.clear();
   if (!index_.Open(index_path_, Stat(), boot_id_)) RebuildIndex(ScanDir());
 }
 
@@ -114,7 +141,7 @@ std::optional<std::string> Store::ReadOwner(const std::string& name) const {
   struct stat st {};
   if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   try {
-    return std::string(TrimSpace(ReadAll(fd.get(), dir_ + "/" + name)));
+    return std::string(TrimSpace(ReadSmall(fd.get(), dir_ + "/" + name)));
   } catch (const Error&) {
     return std::nullopt;
   }
@@ -159,7 +186,7 @@ void Store::RebuildIndex(const std::vector<Reservation>& all) {
   } catch (const Error& e) {
     // The cache cannot be written (full disk, read-only dataDir parent, ...): keep it in
     // memory for this call. The store itself stays correct; only speed suffers.
-    std::cerr << "host-local: index unavailable, scanning instead: " << e.msg() << "\n";
+    std::fprintf(stderr, "host-local: index unavailable, scanning instead: %s\n", e.msg().c_str());
     index_.Build("", entries, boot_id_);
   }
   changed_ = true;
@@ -218,14 +245,40 @@ bool Store::Reserve(std::string_view id, std::string_view ifname, const IP& ip, 
   return true;
 }
 
+bool Store::ExchangeLastReserved(const std::string& name, const std::string& content) {
+  if (!index_dirfd_) return false;
+  // The spare copy of last_reserved_ip.<N> in the index directory: the file the previous
+  // exchange took out of the network directory, so no inode is created or freed per call.
+  const std::string spare = network_ + "." + name;
+  UniqueFd fd(::openat(index_dirfd_.get(), spare.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) return false;
+  struct stat st {};
+  if (fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  // It may be a file another writer (the 0644 of Debian's reference) made: as created, 0600.
+  if ((st.st_mode & 0177) != 0 && fchmod(fd.get(), st.st_mode & 0600) != 0) return false;
+  WriteAll(fd.get(), content, dir_ + "/" + name);
+  if (ftruncate(fd.get(), static_cast<off_t>(content.size())) != 0) return false;
+  fd = UniqueFd();
+  if (renameat2(index_dirfd_.get(), spare.c_str(), dirfd_.get(), name.c_str(), RENAME_EXCHANGE) == 0) return true;
+  // No last_reserved_ip.<N> yet: the spare becomes it (the next call creates a new spare).
+  if (errno == ENOENT && renameat(index_dirfd_.get(), spare.c_str(), dirfd_.get(), name.c_str()) == 0) return true;
+  return false;  // no RENAME_EXCHANGE here (EINVAL) or another filesystem (EXDEV)
+}
+
 void Store::WriteLastReserved(const IP& ip, int range_id) {
   const std::string name = "last_reserved_ip." + std::to_string(range_id);
+  const std::string content = ip.String();
+  if (ExchangeLastReserved(name, content)) return;
   const std::string tmp = std::string(kTmpPrefix) + std::to_string(getpid()) + ".last";
-  ::unlinkat(dirfd_.get(), tmp.c_str(), 0);
-  UniqueFd fd(::openat(dirfd_.get(), tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  constexpr int kFlags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  UniqueFd fd(::openat(dirfd_.get(), tmp.c_str(), kFlags, 0600));
+  if (!fd && errno == EEXIST) {  // a crashed call's leftover with our pid: ours to replace
+    ::unlinkat(dirfd_.get(), tmp.c_str(), 0);
+    fd = UniqueFd(::openat(dirfd_.get(), tmp.c_str(), kFlags, 0600));
+  }
   if (!fd) throw Error::Errno(errno, "create " + dir_ + "/" + tmp);
   try {
-    WriteAll(fd.get(), ip.String(), dir_ + "/" + name);
+    WriteAll(fd.get(), content, dir_ + "/" + name);
     fd = UniqueFd();
     if (renameat(dirfd_.get(), tmp.c_str(), dirfd_.get(), name.c_str()) != 0) {
       throw Error::Errno(errno, "rename " + dir_ + "/" + name);
@@ -241,15 +294,15 @@ std::optional<IP> Store::LastReservedIP(int range_id) {
   UniqueFd fd(::openat(dirfd_.get(), name.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
   if (!fd) {
     if (errno != ENOENT) {
-      std::cerr << "Error retrieving last reserved ip: " << Error::Errno(errno, "open " + dir_ + "/" + name).msg()
-                << "\n";
+      std::fprintf(stderr, "Error retrieving last reserved ip: %s\n",
+                   Error::Errno(errno, "open " + dir_ + "/" + name).msg().c_str());
     }
     return std::nullopt;
   }
   try {
-    return IP::Parse(ReadAll(fd.get(), dir_ + "/" + name));
+    return IP::Parse(ReadSmall(fd.get(), dir_ + "/" + name));
   } catch (const Error& e) {
-    std::cerr << "Error retrieving last reserved ip: " << e.msg() << "\n";
+    std::fprintf(stderr, "Error retrieving last reserved ip: %s\n", e.msg().c_str());
     return std::nullopt;
   }
 }

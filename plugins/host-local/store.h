@@ -7,7 +7,11 @@
 // atomically: its content is written to an unnamed O_TMPFILE (or a ".weft-tmp.*" file where
 // the filesystem lacks O_TMPFILE) and then hard-linked under its address name, which fails
 // with EEXIST instead of replacing, so O_EXCL semantics hold and no reader or crash ever sees
-// an empty or half-written reservation.
+// an empty or half-written reservation. last_reserved_ip.<N> is replaced atomically too, without
+// creating a file per call: the new content is written to a spare copy in the index directory
+// (<dataDir>/.weft-host-local/<network>.last_reserved_ip.<N>, the file the previous call swapped
+// out) and swapped in with renameat2(RENAME_EXCHANGE); where that is unavailable, through a
+// ".weft-tmp.*" file and rename.
 //
 // Lookups by owner go through the Index (index.h) instead of reading every file. To know the
 // index is current, the store ends every session that changed the directory by setting the
@@ -81,12 +85,15 @@ class Store {
   std::vector<Reservation> ScanDir();
   void RebuildIndex(const std::vector<Reservation>& all);
   void WriteLastReserved(const cni::IP& ip, int range_id);
+  bool ExchangeLastReserved(const std::string& name, const std::string& content);
   DirStamp Stat() const;
 
   std::string dir_;
+  std::string network_;
   std::string index_path_;
   std::string boot_id_;
   cni::UniqueFd dirfd_;
+  cni::UniqueFd index_dirfd_;
   cni::UniqueFd lockfd_;
   Index index_;
   bool changed_ = false;
