@@ -74,7 +74,8 @@ std::optional<bool> NftGeneration::HasChain(Family family, std::string_view tabl
 }
 
 std::optional<uint64_t> NftGeneration::Print(Family family, std::string_view table,
-                                             std::string_view chain, uint32_t genid) {
+                                             std::string_view chain, uint32_t genid, bool* stamped) {
+  if (stamped) *stamped = false;
   NfnlRequest req(NftMsg(NFT_MSG_GETRULE), NLM_F_DUMP, NfProto(family));
   req.PutString(NFTA_RULE_TABLE, table).PutString(NFTA_RULE_CHAIN, chain);
   uint64_t h = 0xcbf29ce484222325ULL;
@@ -82,6 +83,7 @@ std::optional<uint64_t> NftGeneration::Print(Family family, std::string_view tab
     if (nh.nlmsg_type != NftMsg(NFT_MSG_NEWRULE)) return false;
     // Every dump message carries the low 16 bits of the generation it was served from.
     if (ntohs(NfgenOf(nh).res_id) != (genid & 0xffff)) return false;
+    if (stamped) *stamped = true;
     Mix(h, "\n", 1);  // rule separator
     ForEachAttr(nh, [&](uint16_t type, const char* p, size_t len) {
       if (type == NFTA_RULE_USERDATA || type == NFTA_RULE_COMPAT) {
@@ -282,7 +284,7 @@ void StateCache::Store(Family family, const ChainKeys& keys,
 bool Refresh(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
              const ChainKeys& keys) {
   const int fam = static_cast<int>(family);
-  bool asked = false;
+  bool unstamped = false;  // an answer that doesn't say which generation it came from
   if (cache.genid != genid) {
     StateCache now;
     now.cookie = cache.cookie;
@@ -293,8 +295,9 @@ bool Refresh(StateCache& cache, NftGeneration& gen, uint32_t genid, Family famil
       auto c = t->second.chains.find(chain);
       auto p = t->second.prints.find(chain);
       if (c == t->second.chains.end() || p == t->second.prints.end()) continue;
-      asked = true;
-      if (gen.Print(family, table, chain, genid) != p->second) continue;
+      bool stamped = false;
+      if (gen.Print(family, table, chain, genid, &stamped) != p->second) continue;
+      unstamped |= !stamped;
       StateCache::Table& nt = now.tables[{fam, table}];
       nt.chains[chain] = c->second;
       nt.prints[chain] = p->second;
@@ -304,28 +307,35 @@ bool Refresh(StateCache& cache, NftGeneration& gen, uint32_t genid, Family famil
   for (const auto& [table, chain] : keys) {
     StateCache::Table& t = cache.tables[{fam, table}];
     if (t.complete || t.chains.count(chain) || t.absent.count(chain)) continue;
-    asked = true;
+    unstamped = true;
     std::optional<bool> has = gen.HasChain(family, table, chain);
     if (!has || *has) return false;  // there, but its rules unknown: the caller reads
     t.absent.insert(chain);
   }
-  return !asked || gen.Get() == genid;
+  // Every kept digest came from a dump served at `genid`; only an unstamped answer (a chain's
+  // absence, an empty chain's dump) needs the generation asked again.
+  return !unstamped || gen.Get() == genid;
 }
 
 void StorePrints(StateCache& cache, NftGeneration& gen, uint32_t genid, Family family,
                  const ChainKeys& keys) {
   std::vector<std::pair<StateCache::Table*, std::string>> done;
+  bool unstamped = false;
   for (const auto& [table, chain] : keys) {
     auto t = cache.tables.find({static_cast<int>(family), table});
     if (t == cache.tables.end() || !t->second.chains.count(chain)) continue;
-    if (std::optional<uint64_t> p = gen.Print(family, table, chain, genid)) {
+    bool stamped = false;
+    if (std::optional<uint64_t> p = gen.Print(family, table, chain, genid, &stamped)) {
       t->second.prints[chain] = *p;
       done.emplace_back(&t->second, chain);
+      unstamped |= !stamped;
     } else {
       t->second.prints.erase(chain);
     }
   }
-  if (!done.empty() && gen.Get() != genid) {
+  // A dump with rules is stamped with its generation; an empty one is not, and only then is
+  // the generation asked again.
+  if (unstamped && gen.Get() != genid) {
     for (auto& [t, chain] : done) t->prints.erase(chain);
   }
 }

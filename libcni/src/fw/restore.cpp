@@ -205,7 +205,7 @@ class RestoreBackend : public Backend {
       }
       // Only when our transaction was the one commit since g0 does `states` describe the tables.
       auto record_result = [&](std::optional<uint32_t> g1) {
-        if (g1 && *g1 == *g0 + 1) {
+        if (g1 && *g1 == NextGeneration(*g0)) {
           cache.Store(family, keys, states, false);
           cache.genid = g1;
           // The chains the transaction changed get new digests; the others' are still right.
@@ -225,7 +225,9 @@ class RestoreBackend : public Backend {
       if (g0) {
         BatchResult res = WriteBatch(gen.socket(), family, ops, before, *g0);
         if (res == BatchResult::kCommitted) {
-          record_result(gen.Get());
+          // The batch was tied to g0, so the kernel committed it at g0 and its commit made the
+          // next generation: no NFT_MSG_GETGEN needed to know which one `states` describes.
+          record_result(NextGeneration(*g0));
           queue.Finish(joined, true);
           lock = UniqueFd();  // the next caller needn't wait for our hook (a conntrack walk)
           CommitDone();
@@ -311,6 +313,9 @@ class RestoreBackend : public Backend {
     for (ssize_t n; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) s.append(buf, static_cast<size_t>(n));
     return s;
   }
+
+  // The generation a commit at `g` makes (the kernel's counter skips 0 when it wraps).
+  static uint32_t NextGeneration(uint32_t g) { return g + 1 == 0 ? 1 : g + 1; }
 
   // Rewrites the record in place (it is also the lock, so it can't be replaced by a rename); a
   // torn write fails StateCache::Parse and only costs the next call a read.
