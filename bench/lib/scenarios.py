@@ -199,8 +199,9 @@ class Bench:
     def portmap_floor(self, gid, title, runs, mappings, x=None):
         """The nf_tables batches of one portmap ADD and DEL (snat, `mappings`) made by
         bench/portmap/floor.cpp in one process with the fw layer's own planner and writer, timed
-        inside it: ADD with route_localnet and, for a UDP mapping, the conntrack walk; DEL with the
-        handle dump nf_tables deletes need. No process start in the figure (see portmap_floor_keys)."""
+        inside it: ADD with route_localnet, DEL with the handle dump nf_tables deletes need, both with
+        the conntrack walk for a UDP mapping (when the namespace has entries), both with the socket's
+        close. No process start in the figure (see portmap_floor_keys)."""
         exe = os.path.join(os.path.dirname(self.cfg.get("floor_bin") or ""), "portmap-floor")
         if not os.access(exe, os.X_OK):
             self.log("  %-46s not built (%s)" % (title, exe))

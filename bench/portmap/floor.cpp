@@ -18,11 +18,13 @@
 //        snat the route_localnet write of --localnet IFACE, and with a UDP or SCTP mapping the
 //        conntrack walk portmap makes (cni::fw::DeleteConntrackByDport, the same call)
 //   DEL  the batch that removes the per-container chain and its jumps, including the
-//        NFT_MSG_GETRULE dump of each chain it deletes a single rule from: nf_tables deletes a
-//        rule by handle only, so no writer can do without it (iptables-restore dumps more)
+//        NFT_MSG_GETRULE dump of each chain it deletes a single rule from (nf_tables deletes a
+//        rule by handle only, so no writer can do without it; iptables-restore dumps more), and
+//        with a UDP or SCTP mapping the same conntrack walk (weft flushes on DEL too, docs/portmap.md)
 // Timed too: closing the netfilter socket, which after a DEL waits for an RCU grace period as
-// the plugin's exit does. Not timed: opening the socket and NFT_MSG_GETGEN (part of any process's start-up
-// work, not of the change), reading the chains' state (iptables-save, untimed) and planning.
+// the plugin's exit does. Not timed: opening the socket and NFT_MSG_GETGEN (part of any
+// process's start-up work, not of the change), reading the chains' state (iptables-save) and
+// planning.
 //
 // Usage: portmap-floor --id CONTAINER_ID [--localnet IFACE] [--runs N] [--keep] < portmap conf
 //   The conf is what portmap gets on stdin (with prevResult). First (untimed) the shared chains
@@ -199,6 +201,7 @@ int main(int argc, char** argv) {
       Prepare(*d, false, teardown);
       Clock t2 = Clock::Now();
       Commit(*d, "DEL");
+      if (!ct.empty()) fw::DeleteConntrackByDport(v4, ct);  // as portmap, during the grace period
       d.reset();
       Clock t3 = Clock::Now();
       std::printf("%lld %lld %lld %lld\n", t1.wall_us - t0.wall_us, t1.cpu_us - t0.cpu_us,
