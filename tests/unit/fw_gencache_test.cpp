@@ -119,3 +119,17 @@ TEST_CASE("fw gencache: the state a plan leaves behind replaces the recorded one
   CHECK(c.tables.at({4, "nat"}).complete);  // still a full picture of the table
   CHECK(c.tables.at({4, "nat"}).chains.count("PREROUTING") == 1);
 }
+
+TEST_CASE("fw gencache: only the last call's absent chains stay recorded", "[fw][unit]") {
+  StateCache c;
+  c.genid = 3;
+  c.Store(Family::kIPv4, {{"nat", "CNI-DN-a"}, {"nat", "CNI-SN-a"}}, {}, false);
+  CHECK(c.tables.at({4, "nat"}).absent == std::set<std::string>{"CNI-DN-a", "CNI-SN-a"});
+  // The next container's call: its chains replace the first one's, which would otherwise pile
+  // up for the life of the node.
+  c.Store(Family::kIPv4, {{"nat", "CNI-DN-b"}}, {}, false);
+  CHECK(c.tables.at({4, "nat"}).absent == std::set<std::string>{"CNI-DN-b"});
+  std::map<std::string, TableState> out;
+  CHECK_FALSE(c.Lookup(Family::kIPv4, {{"nat", "CNI-DN-a"}}, out));  // asked again, not assumed
+  CHECK(c.Lookup(Family::kIPv4, {{"nat", "CNI-DN-b"}}, out));
+}
