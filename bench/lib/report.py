@@ -167,7 +167,8 @@ class Report:
                      "%s conntrack entries from TCP connections held open through a mapped port of a pod served "
                      "by a real server (%s at the end). portmap runs with `snat: true` and re-adds the same container "
                      "after its DEL; the floors are the same changes made in this state by `bench/bridge-floor` "
-                     "(plus two static process starts) and `iptables-restore`.\n" % (lv.get("links", "?"), lv.get("nat_rules", "?"), lv.get("conntrack", "?"),
+                     "(plus two static process starts) and `bench/portmap-floor` (portmap's batch and conntrack walk, "
+                     "plus one static process start).\n" % (lv.get("links", "?"), lv.get("nat_rules", "?"), lv.get("conntrack", "?"),
                                    lv.get("conntrack_end", "?")))
             L.append(self.table(self.groups("live"), ["ADD", "DEL", "ADD+DEL"]))
             L.append("")
@@ -201,7 +202,8 @@ class Report:
 
         L.append("## portmap at scale\n")
         L.append("One portmap ADD and DEL while the nat table already holds N unrelated rules (loaded with one "
-                 "iptables-restore). The floor is one iptables-restore transaction at the same table size.\n")
+                 "iptables-restore). The floor is portmap's own nf_tables batches at the same table size, sent in one "
+                 "process by `bench/portmap-floor`, plus one static process start per call.\n")
         L.append(self.table([g for g in [self.by_id.get("portmap-0")] if g] + self.groups("portmap-scale"),
                             ["ADD", "DEL", "ADD+DEL"]))
         L.append("")
@@ -320,7 +322,7 @@ class Report:
             ("rules", "rules.svg", "portmap ADD+DEL against existing rules in the nat table",
              "existing nat rules", "ms per ADD+DEL", False,
              [("portmap-%d", "ref", "reference portmap"), ("portmap-%d", "weft", "weft portmap"),
-              ("portmap-%d", "rel", "weft (release) portmap"), ("floor-fw-%d", "floor", "iptables-restore add+del (floor)")]),
+              ("portmap-%d", "rel", "weft (release) portmap"), ("floor-pm-%d", "floor", "portmap-floor add+del, in-process (floor)")]),
         ]
         for key, fname, title, xl, yl, logx, lines in specs:
             xs = sorted({g["x"] for g in self.data["groups"] if g.get("series") == key

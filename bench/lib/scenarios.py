@@ -22,6 +22,10 @@ from spawn import Call, CallError, cni, sh
 
 SIDES = ("ref", "weft")  # always measured; "rel" (the release plugins) joins with --release
 SIDES_ALL = SIDES + ("rel",)  # a side's index picks its own subnets
+# portmap's mappings in the portmap rows (PM_TCP_UDP) and the pod chains (PM_TCP), for their floors
+PM_TCP_UDP = [{"hostPort": 8080, "containerPort": 80, "protocol": "tcp"},
+              {"hostPort": 8053, "containerPort": 53, "protocol": "udp"}]
+PM_TCP = [{"hostPort": 30000, "containerPort": 80, "protocol": "tcp"}]
 
 
 def _read_int(path):
@@ -189,6 +193,34 @@ class Bench:
         self.bridge_floor("floor-bridge", "bridge-floor: bridge + host-local's changes, in one process",
                           runs, ["--bridge", "wbflbr", "--setup", "--addr", "10.219.0.2/16", "--gw", "10.219.0.1"])
         self.fw_floor(runs, 0)
+        self.portmap_floor("floor-pm-0", "portmap-floor: portmap's tcp+udp batch, in one process", runs, PM_TCP_UDP, 0)
+        self.portmap_floor("floor-pm-tcp", "portmap-floor: portmap's TCP-only batch, in one process", runs, PM_TCP)
+
+    def portmap_floor(self, gid, title, runs, mappings, x=None):
+        """The nf_tables batches of one portmap ADD and DEL (snat, `mappings`) made by
+        bench/portmap/floor.cpp in one process with the fw layer's own planner and writer, timed
+        inside it: ADD with route_localnet, DEL with the handle dump nf_tables deletes need, both with
+        the conntrack walk for a UDP mapping (when the namespace has entries), both with the socket's
+        close. No process start in the figure (see portmap_floor_keys)."""
+        exe = os.path.join(os.path.dirname(self.cfg.get("floor_bin") or ""), "portmap-floor")
+        if not os.access(exe, os.X_OK):
+            self.log("  %-46s not built (%s)" % (title, exe))
+            return
+        conf = json.dumps({"cniVersion": "1.0.0", "name": "bench-pmfloor", "type": "portmap",
+                           "runtimeConfig": {"portMappings": mappings}, "prevResult": self.portmap_prev()}).encode()
+
+        def fn():
+            c = sh(exe, "--id", "bench-pmfloor", "--localnet", self.LIVE_BRIDGE, stdin=conf)
+            aw, ac, dw, dc = (int(v) / 1000.0 for v in c.out.split())
+            return {"fw add": Call(aw, ac, c.rss, b""), "fw del": Call(dw, dc, c.rss, b"")}
+        self.floor_group(gid, title, fn, runs, x=x)
+
+    def portmap_floor_keys(self, gid, op, fallback):
+        """Floor keys of one portmap op: the harness's batch plus one static process start
+        (portmap's exec); the `fallback` keys (an iptables-restore commit) when the harness is missing."""
+        if any(g["id"] == gid for g in self.groups):
+            return ["%s/fw %s" % (gid, op), "floor-start/static"]
+        return fallback
 
     def bridge_floor(self, gid, title, runs, args):
         """The kernel changes of one bridge + host-local ADD and DEL made by bench/bridge/floor.cpp in
@@ -380,11 +412,11 @@ class Bench:
                 d = cni(path, "DEL", data, cid, "/run/netns/" + self.pods[-2])
                 return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
             fns[side] = fn
-        fl = "floor-fw-%d" % nrules
+        fl = {op: self.portmap_floor_keys("floor-pm-%d" % nrules, op, ["floor-fw-%d/fw %s" % (nrules, op)])
+              for op in ("add", "del")}
         self.compare("portmap-%d" % nrules, "portmap-scale" if nrules else "plugin",
                      "portmap (tcp+udp mapping), %d rules in nat" % nrules, fns, runs,
-                     floor={"ADD": [fl + "/fw add"], "DEL": [fl + "/fw del"],
-                            "ADD+DEL": [fl + "/fw add", fl + "/fw del"]},
+                     floor={"ADD": fl["add"], "DEL": fl["del"], "ADD+DEL": fl["add"] + fl["del"]},
                      x=nrules, series="rules")
 
     # ---- pod lifecycle --------------------------------------------------------------------------
@@ -505,11 +537,11 @@ class Bench:
                 return {"ADD": ca, "DEL": cd, "ADD+DEL": _agg([ca, cd])}
             fns[side] = fn
         what = "flannel → bridge → host-local, portmap" if flannel else "bridge → host-local, portmap"
-        # one pod: the bridge floor (+ flannel's start) and one iptables-restore commit, the stand-in
-        # for portmap's start and its commit as in portmap's own rows
-        fw = "floor-live-fw/fw %s" if live else "floor-fw-0/fw %s"
+        # one pod: the bridge floor (+ flannel's start) and portmap's TCP-only batch with its start
         floor = {op: self.bridge_floor_keys("floor-live-bridge" if live else "floor-bridge", op.lower(),
-                                            3 if flannel else 2) + [fw % op.lower()]
+                                            3 if flannel else 2)
+                 + self.portmap_floor_keys("floor-live-pm-tcp" if live else "floor-pm-tcp", op.lower(),
+                                           [("floor-live-fw/fw %s" if live else "floor-fw-0/fw %s") % op.lower()])
                  for op in ("ADD", "DEL")} if npods == 1 else None
         if live:
             self.compare("pods-live-%d" % npods, "live",
@@ -678,6 +710,8 @@ class Bench:
         self.floor_group("floor-live-fw", "live node: iptables-restore add / delete a 4-rule chain", fw, runs)
         self.floor_group("floor-live-ct", "live node: one ctnetlink IPv4 dump (in-process, no spawn)",
                          lambda: {"ct walk": _ct_walk()}, runs)
+        self.portmap_floor("floor-live-pm", "live node: portmap-floor: tcp+udp batch + conntrack walk", runs, PM_TCP_UDP)
+        self.portmap_floor("floor-live-pm-tcp", "live node: portmap-floor: TCP-only batch", runs, PM_TCP)
 
     def live_portmap(self, runs):
         """portmap ADD+DEL with snat, the same container re-added after its DEL, in the live state."""
@@ -701,9 +735,13 @@ class Bench:
                 return {"ADD": a, "DEL": d, "ADD+DEL": _agg([a, d])}
             fns[side] = fn
         self.compare("live-portmap", "live", "live node: portmap (tcp+udp, snat), same container re-added",
-                     fns, runs, floor={"ADD": ["floor-live-fw/fw add", "floor-live-ct/ct walk"],
-                            # weft flushes stale UDP conntrack entries on DEL too (docs/portmap.md)
-                            "DEL": ["floor-live-fw/fw del", "floor-live-ct/ct walk"]})
+                     fns, runs, floor={
+                         "ADD": self.portmap_floor_keys("floor-live-pm", "add",
+                                                        ["floor-live-fw/fw add", "floor-live-ct/ct walk"]),
+                         # weft flushes stale UDP conntrack entries on DEL too (docs/portmap.md); the harness's
+                         # DEL includes that walk, the restore fallback adds it
+                         "DEL": self.portmap_floor_keys("floor-live-pm", "del",
+                                                        ["floor-live-fw/fw del", "floor-live-ct/ct walk"])})
 
     def live_bridge(self, runs):
         """bridge + host-local ADD and DEL onto the live bridge (its dozens of ports)."""
@@ -796,6 +834,8 @@ class Bench:
                     have = n
                 if n:  # 0 rules: the plugin row measured before
                     self.fw_floor(floor_runs, n)
+                    self.portmap_floor("floor-pm-%d" % n, "portmap-floor: tcp+udp batch (%d rules)" % n,
+                                       floor_runs, PM_TCP_UDP, n)
                     self.portmap(runs, n)
         finally:
             if have:

@@ -53,9 +53,10 @@ class NftGeneration {
   std::optional<bool> HasChain(Family family, std::string_view table, std::string_view chain);
   /// A digest of the rules of `chain` in order (NFT_MSG_GETRULE dump; rule expressions and
   /// comments, counter values left out) as of generation `genid`. nullopt on any failure and when
-  /// the dump was served from another generation.
+  /// the dump was served from another generation. `*stamped` (optional) tells whether the dump
+  /// said so: an empty chain's dump carries no generation (then ask Get()).
   std::optional<uint64_t> Print(Family family, std::string_view table, std::string_view chain,
-                                uint32_t genid);
+                                uint32_t genid, bool* stamped = nullptr);
   /// The socket itself, for the batches of nftwrite.h.
   NfnlSocket& socket() { return sock_; }
 

@@ -178,7 +178,11 @@ class RestoreBackend : public Backend {
         bool complete = false;
         states = ReadChains(family, all, &complete);
         if (g0) {
-          cache.Store(family, keys, states, complete);
+          // A whole table is recorded only while it is small: every later call parses and
+          // rewrites the record, and a kube-proxy-sized nat table made it 193 KB (4 M
+          // instructions per call on the live bench node); a chain the record then lacks costs
+          // one NFT_MSG_GETCHAIN.
+          cache.Store(family, keys, states, complete && RuleCount(states) <= kRecordWholeTable);
           StorePrints(cache, gen, *g0, family, keys);
         }
       }
@@ -205,7 +209,7 @@ class RestoreBackend : public Backend {
       }
       // Only when our transaction was the one commit since g0 does `states` describe the tables.
       auto record_result = [&](std::optional<uint32_t> g1) {
-        if (g1 && *g1 == *g0 + 1) {
+        if (g1 && *g1 == NextGeneration(*g0)) {
           cache.Store(family, keys, states, false);
           cache.genid = g1;
           // The chains the transaction changed get new digests; the others' are still right.
@@ -225,7 +229,9 @@ class RestoreBackend : public Backend {
       if (g0) {
         BatchResult res = WriteBatch(gen.socket(), family, ops, before, *g0);
         if (res == BatchResult::kCommitted) {
-          record_result(gen.Get());
+          // The batch was tied to g0, so the kernel committed it at g0 and its commit made the
+          // next generation: no NFT_MSG_GETGEN needed to know which one `states` describes.
+          record_result(NextGeneration(*g0));
           queue.Finish(joined, true);
           lock = UniqueFd();  // the next caller needn't wait for our hook (a conntrack walk)
           CommitDone();
@@ -312,21 +318,33 @@ class RestoreBackend : public Backend {
     return s;
   }
 
-  // Rewrites the record in place (it is also the lock, so it can't be replaced by a rename); a
-  // torn write fails StateCache::Parse and only costs the next call a read.
+  // The generation a commit at `g` makes (the kernel's counter skips 0 when it wraps).
+  static uint32_t NextGeneration(uint32_t g) { return g + 1 == 0 ? 1 : g + 1; }
+
+  // Rewrites the record in place (it is also the lock, so it can't be replaced by a rename).
+  // Not by truncating it to 0 first: on ext4 (a /run that is no tmpfs) a truncation to 0 makes
+  // the close start writeback of the file (auto_da_alloc), 0.7 ms of a 1.3 ms ADD measured
+  // (docs/benchmarks.md). Instead the header's first byte is spoilt, the rest written over the
+  // old text, the file cut to the new length, and the first byte restored last, so a write cut
+  // short anywhere (a killed process) leaves a record StateCache::Parse rejects, which only
+  // costs the next call a read.
   static void Record(int fd, const StateCache& cache) {
     std::string text = cache.Serialize();
-    if (ftruncate(fd, 0) != 0) return;
-    size_t done = 0;
-    while (done < text.size()) {
-      ssize_t n = pwrite(fd, text.data() + done, text.size() - done, static_cast<off_t>(done));
-      if (n <= 0) {
+    auto write_at = [fd](const char* p, size_t len, size_t off) {
+      for (size_t done = 0; done < len;) {
+        ssize_t n = pwrite(fd, p + done, len - done, static_cast<off_t>(off + done));
         if (n < 0 && errno == EINTR) continue;
-        (void)ftruncate(fd, 0);
-        return;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
       }
-      done += static_cast<size_t>(n);
-    }
+      return true;
+    };
+    struct stat st;
+    if (text.empty() || fstat(fd, &st) != 0 || !write_at("#", 1, 0) ||
+        !write_at(text.data() + 1, text.size() - 1, 1) ||
+        (st.st_size > static_cast<off_t>(text.size()) && ftruncate(fd, static_cast<off_t>(text.size())) != 0) ||
+        !write_at(text.data(), 1, 0))
+      (void)ftruncate(fd, 0);
   }
 
   // The (table, chain) pairs a call touches: its chains and their entry chains.
@@ -361,11 +379,7 @@ class RestoreBackend : public Backend {
     bool big = !marker.empty() && access(marker.c_str(), F_OK) == 0;
     if (!big) {
       std::map<std::string, TableState> states = Read(family, TablesOf(chains));
-      size_t rules = 0;
-      for (const auto& [table, st] : states) {
-        for (const auto& [chain, r] : st.chains) rules += r.size();
-      }
-      if (rules > kBigTable && !marker.empty()) {
+      if (RuleCount(states) > kBigTable && !marker.empty()) {
         try {
           EnsureDir("/run/weft", 0755);
           WriteFileAtomic(marker, "", 0644);
@@ -411,6 +425,15 @@ class RestoreBackend : public Backend {
   }
 
   static constexpr size_t kBigTable = 2000;
+  static constexpr size_t kRecordWholeTable = 200;  // rules
+
+  static size_t RuleCount(const std::map<std::string, TableState>& states) {
+    size_t n = 0;
+    for (const auto& [table, st] : states) {
+      for (const auto& [chain, rules] : st.chains) n += rules.size();
+    }
+    return n;
+  }
   static constexpr int kAttempts = 4;  // bound on re-planning one call
 
   static std::string BigMarker(Family family) {
