@@ -104,7 +104,7 @@ net::Link EnsureBridge(net::Socket& host, const NetConf& n) {
     // Better than the reference: no IPv6 DAD on a bridge this plugin creates, written before the
     // link goes up so its link-local address is usable at once. While that address is tentative
     // the kernel sends no neighbour solicitation from the bridge, so the first routed packet to a
-    // new pod on a new node waited ~2 s (docs/bridge.md "IPv6 without DAD on the bridge").
+    // new pod on a new node waited ~2 s (docs/bridge.md, "Better than the reference").
     if (created) TrySysctl("net/ipv6/conf/" + n.bridge + "/accept_dad", "0");
     host.SetUp(br.index);
     br.up = true;
