@@ -37,9 +37,11 @@ norm_addrs() {
   ip -n "$1" -j addr show | jq -S '[.[] | .ifname as $i | .addr_info[]
     | select(.scope != "link") | {i: $i, a: "\(.local)/\(.prefixlen)", b: .broadcast}] | sort_by(.a)'
 }
+# (`anycast`: the kernel's subnet-router anycast routes of a forwarding bridge appear once its v6
+# addresses leave DAD, at once with ours (no DAD on the bridge), ~1-2 s later with the reference's.)
 norm_routes() {
   { ip -n "$1" -4 route show table all; ip -n "$1" -6 route show table all; } \
-    | { grep -v -e '^fe80' -e '^local' -e '^multicast' -e '^broadcast' -e 'fe80::/64' || true; } \
+    | { grep -v -e '^fe80' -e '^local' -e '^anycast' -e '^multicast' -e '^broadcast' -e 'fe80::/64' || true; } \
     | sed -E 's/veth[0-9a-f]{8}/vethX/g; s/ pref medium//' | sort
 }
 norm_ipt() { ip netns exec "$1" "$2" -t nat -S; }
