@@ -13,7 +13,7 @@
 // (peers of nodes that left while weftd was down go), a changed key replaces the old peer, and
 // the periodic check re-adds peers, address and route that someone removed. A wireguard-go that
 // dies is restarted by the device's supervisor; the next check re-plumbs its new link. And it
-// fails closed: a blackhole route per network under the device route (config.h
+// fails closed: an unreachable route per network under the device route (config.h
 // kFailClosedMetric), made before the devices and kept by the check, drops pod traffic to other
 // nodes whenever a device route is gone, where flanneld sends it in cleartext by the default route.
 #pragma once
