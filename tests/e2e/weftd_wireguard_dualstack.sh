@@ -43,16 +43,13 @@ get() { ds_get "wp-$1-$OV_ID" "$2"; }
 ports_seen() {  # ports_seen FILTER: how many captured packets match
   tcpdump -r "$WG_PCAP" -nn "$1" 2>/dev/null | grep -c . || true
 }
-# stop N...: weftd and its wireguard-go (left running by weftd on purpose); with "unplug" first,
-# the node also leaves the underlay, so a finished run's keepalives and the cleartext its pods
-# send once the tunnel is gone (the routes went with the tun link) stay out of later captures
+# stop N...: weftd and its wireguard-go (left running by weftd on purpose). The node stays on the
+# underlay: its fail-closed routes keep what its pods still send off it once the tunnels are gone.
 stop() {
-  local i p unplug=0
-  [ "$1" = unplug ] && { unplug=1; shift; }
+  local i p
   for i in "$@"; do
     kill "${OV_WEFTD[$i]}"; wait "${OV_WEFTD[$i]}" 2>/dev/null || true
     for p in $(wg_pid "$i"); do kill "$p"; done
-    [ $unplug = 0 ] || ov_unplug "$i"
   done
 }
 wg_www
@@ -137,12 +134,12 @@ wg_capture_check "198.18.0.254 fd18::254" "51820 51821"
 pass "separate: $V6's wireguard-go killed, weftd held: route get $b6 = No route to host, the IPv6 request refused (Network is unreachable) and not on the underlay, v4 unaffected; resumed: IPv6 encrypted again"
 
 # node 3 leaves: both of its peers go from nodes 1 and 2
-stop unplug 3
+stop 3
 ov_etcdctl del "$(lease_key 3)" >/dev/null
 LIVE=(1 2)
 for i in 1 2; do wait_peers $i 1; wait_peers $i 1 $V6; check_sep $i; done
 pass "lease of node 3 removed: its peers are gone from both devices of nodes 1 and 2"
-stop unplug 1 2
+stop 1 2
 
 # ---- auto: one device for both families ----
 OV_PREFIX=/wgauto/network
@@ -179,7 +176,7 @@ done
 wg_capture_check "198.18.0.254 fd18::254" 51820
 [ "$(ports_seen "ip6 and udp")" = 0 ] || fail "auto: WireGuard over IPv6, want IPv4 endpoints for 198.18.0.0/24 peers"
 pass "auto: HTTP over v4 and [fd43:..] inside $WG_PKTS UDP/51820 packets over IPv4, nothing else between nodes"
-stop unplug 4 5 6
+stop 4 5 6
 
 # ---- ipv6: one device, every peer dialled over IPv6 on the port its one device listens on ----
 OV_PREFIX=/wgip6/network
@@ -198,7 +195,7 @@ wg_capture_start "$OV_U"
 wg_capture_check "198.18.0.254 fd18::254" 51820
 [ "$(ports_seen "ip and udp")" = 0 ] || fail "ipv6 mode: WireGuard over IPv4"
 pass "ipv6: one peer with both subnets via [fd18::N]:51820 (BackendData's Port, not the published 51821), HTTP over v4 and v6 inside UDP/51820 over IPv6"
-stop unplug 9 10
+stop 9 10
 
 # ---- IPv6 only (separate): flannel-wg-v6 alone ----
 OV_PREFIX=/wg6/network
