@@ -5,8 +5,10 @@
 # not collide and a restarted weftd finds its wireguard-go again). Checks: pods on different
 # nodes talk HTTP; the underlay carries only UDP to port 51820 between nodes, no cleartext; `wg
 # show` agrees with the leases (keys, endpoints, allowed IPs); weftd restart keeps the key and
-# the wireguard-go process, traffic flows; a peer someone removed comes back; a node's lease
-# removed -> its peer removed on the others.
+# the wireguard-go process, traffic flows; a peer someone removed comes back; wireguard-go killed
+# with weftd held: the fail-closed route refuses pod traffic to other nodes and none of it is on
+# the underlay, encrypted again once resumed; a deleted fail-closed route comes back; a node's
+# lease removed -> its peer removed on the others.
 set -euo pipefail
 source "$(dirname "$0")/overlay.bash"
 source "$WEFT_SRC/tests/e2e/wireguard.bash"
@@ -116,6 +118,13 @@ wg_capture_check 198.18.0.254
 recovered || fail "no restart in node 2's log: $(tail -5 "$OV_TMP/n2/weftd.log")"
 ip -n "$(n 2)" route show "$OV_NET" | gq "^unreachable $OV_NET metric 16384" || fail "fail-closed route gone after the restart"
 pass "wireguard-go killed, weftd held: route get $ip3 = No route to host, pod b's request refused, nothing of it on the underlay; resumed: restarted with its peers, traffic encrypted again ($WG_PKTS UDP/51820 packets)"
+
+# someone deletes the fail-closed route: the periodic check (5 s) puts it back, and says so
+ip -n "$(n 1)" route del unreachable "$OV_NET" metric 16384
+for _ in $(seq 100); do ip -n "$(n 1)" route show "$OV_NET" | gq "^unreachable $OV_NET metric 16384" && break; sleep 0.1; done
+ip -n "$(n 1)" route show "$OV_NET" | gq "^unreachable $OV_NET metric 16384" || fail "fail-closed route not restored: $(ip -n "$(n 1)" route show "$OV_NET")"
+gq "fail-closed route unreachable $OV_NET metric 16384 was missing; restored" "$OV_TMP/n1/weftd.log" || fail "no restore in node 1's log"
+pass "a deleted fail-closed route is restored by the periodic check"
 
 # node 3 leaves: its lease removed -> its peer removed on nodes 1 and 2
 key3=$(pubkey 3)
