@@ -112,10 +112,6 @@ ov_node() {
   mkdir -p "$OV_TMP/n$n"
 }
 
-# ov_unplug N: node N's veth removed from the underlay bridge (a finished node's leftovers stay off
-# later captures).
-ov_unplug() { ip -n "$OV_U" link del "wv$1-$OV_ID"; }
-
 # ov_underlay6: the underlay bridge also carries IPv6 (fd18::254/64), for ov_node6.
 ov_underlay6() { ip -n "$OV_U" addr add fd18::254/64 dev br0 nodad; }
 

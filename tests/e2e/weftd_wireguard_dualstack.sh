@@ -6,7 +6,9 @@
 #    one key, the /32 and /128 addresses and the Network / IPv6Network routes, the lease values
 #    byte for byte (BackendData Port 51820, BackendV6Data Port 51821, PublicIPv6), `wg show` of
 #    both devices = the leases, pods reaching pods on the other nodes over v4 and over [fd42:..]
-#    while the underlay carries only UDP to 51820 (IPv4) and 51821 (IPv6), no cleartext;
+#    while the underlay carries only UDP to 51820 (IPv4) and 51821 (IPv6), no cleartext; both
+#    fail-closed routes; flannel-wg-v6's wireguard-go killed with weftd held: IPv6 to other
+#    nodes refused (route get: No route to host), nothing on the underlay, v4 unaffected; resumed: encrypted;
 #  - Mode auto, three nodes: one flannel-wg carrying both families (one peer per node with both
 #    subnets, dialled over IPv4 as selectMode picks for these addresses), BackendV6Data still on
 #    ListenPortV6, the port warning logged, HTTP over both families inside UDP/51820 over IPv4;
@@ -41,16 +43,13 @@ get() { ds_get "wp-$1-$OV_ID" "$2"; }
 ports_seen() {  # ports_seen FILTER: how many captured packets match
   tcpdump -r "$WG_PCAP" -nn "$1" 2>/dev/null | grep -c . || true
 }
-# stop N...: weftd and its wireguard-go (left running by weftd on purpose); with "unplug" first,
-# the node also leaves the underlay, so a finished run's keepalives and the cleartext its pods
-# send once the tunnel is gone (the routes went with the tun link) stay out of later captures
+# stop N...: weftd and its wireguard-go (left running by weftd on purpose). The node stays on the
+# underlay: its fail-closed routes keep what its pods still send off it once the tunnels are gone.
 stop() {
-  local i p unplug=0
-  [ "$1" = unplug ] && { unplug=1; shift; }
+  local i p
   for i in "$@"; do
     kill "${OV_WEFTD[$i]}"; wait "${OV_WEFTD[$i]}" 2>/dev/null || true
     for p in $(wg_pid "$i"); do kill "$p"; done
-    [ $unplug = 0 ] || ov_unplug "$i"
   done
 }
 wg_www
@@ -79,11 +78,13 @@ for i in 1 2 3; do
   ip -n "$(n $i)" -6 route show fd42::/56 | gq "^fd42::/56 dev $V6 " || fail "IPv6Network route: $(ip -n "$(n $i)" -6 route)"
   ip -n "$(n $i)" route show 10.42.0.0/16 | gq "^10.42.0.0/16 dev $WG_DEV .*scope link" || fail "Network route: $(ip -n "$(n $i)" route)"
   ip -n "$(n $i)" -6 route show dev $WG_DEV | gq fd42 && fail "v6 route on $WG_DEV"
+  ip -n "$(n $i)" route show 10.42.0.0/16 | gq "^unreachable 10.42.0.0/16 metric 16384" || fail "no v4 fail-closed route"
+  ip -n "$(n $i)" -6 route show fd42::/56 | gq "^unreachable fd42::/56 .*metric 16384" || fail "no v6 fail-closed route: $(ip -n "$(n $i)" -6 route)"
   gq -x "FLANNEL_MTU=1420" "$OV_TMP/n$i/subnet.env" || fail "subnet.env: $(cat "$OV_TMP/n$i/subnet.env")"
 done
 for i in 1 2 3; do wait_peers $i 2; wait_peers $i 2 $V6; done
 for i in 1 2 3; do check_sep $i; done
-pass "separate: $WG_DEV:51820 + $V6:51821 with one key, /32 + /128, both network routes, MTU 1420, lease values as flanneld's, wg show of both devices = leases"
+pass "separate: $WG_DEV:51820 + $V6:51821 with one key, /32 + /128, both network routes over both fail-closed ones, MTU 1420, lease values as flanneld's, wg show of both devices = leases"
 
 ip1=$(ov_pod 1 a); ip2=$(ov_pod 2 b); ip3=$(ov_pod 3 c)
 a6=$(ov_pod6 a); b6=$(ov_pod6 b); c6=$(ov_pod6 c)
@@ -100,13 +101,45 @@ w4=$(ports_seen "ip and udp port 51820"); w6=$(ports_seen "ip6 and udp port 5182
 [ "$(ports_seen "ip6 and udp port 51820")" = 0 ] && [ "$(ports_seen "ip and udp port 51821")" = 0 ] || fail "a family on the other device's port"
 pass "separate: HTTP between pods over v4 and [fd42:..] on three nodes; underlay: $w4 UDP/51820 over IPv4, $w6 UDP/51821 over IPv6, nothing else between nodes, no cleartext"
 
+# flannel-wg-v6's wireguard-go killed while node 1's weftd is held (SIGSTOP: no supervisor, no
+# check): IPv6Network falls on the fail-closed route, a pod's IPv6 request is refused and none
+# of it reaches the underlay, IPv4 still goes over flannel-wg; resumed, IPv6 is encrypted again
+w1=${OV_WEFTD[1]}
+# never leave it stopped (a stopped weftd would hang the cleanup's wait); $? passed on to ov_cleanup
+trap 'rc=$?; set +e; kill -CONT "$w1" 2>/dev/null; (exit $rc); ov_cleanup' EXIT
+kill -STOP "$w1"
+old6=""; for p in $(wg_pid 1); do tr '\0' ' ' <"/proc/$p/cmdline" | gq " $V6 " && old6=$p; done
+[ -n "$old6" ] || fail "no wireguard-go for $V6 on node 1"
+kill -9 "$old6"
+for _ in $(seq 100); do ip -n "$(n 1)" link show $V6 >/dev/null 2>&1 || break; sleep 0.1; done
+! ip -n "$(n 1)" link show $V6 >/dev/null 2>&1 || fail "$V6 outlived its wireguard-go"
+got=$(ip -n "$(n 1)" -6 route get "$b6" 2>&1) && fail "route to $b6 without $V6: $got"
+[ "$got" = "RTNETLINK answers: No route to host" ] || fail "route get $b6: $got"
+ip -n "$(n 1)" route get "$ip2" | gq " dev $WG_DEV " || fail "v4 left $WG_DEV: $(ip -n "$(n 1)" route get "$ip2")"
+wg_capture_start "$OV_U"
+got=$(ip netns exec "wp-a-$OV_ID" curl -sSv -m 2 -g "http://[$b6]:8080/" 2>&1) && fail "pod a reached [$b6] with $V6 gone: $got"
+# (ICMPv6 "no route to destination", which Linux reports as ENETUNREACH)
+gq "Network is unreachable" <<<"$got" || fail "pod a -> [$b6] with $V6 gone: $got (want Network is unreachable)"
+[ "$(get a "http://$ip2:8080/")" = "$WG_PAGE" ] || fail "v4 HTTP a -> $ip2 while $V6 was gone"
+sleep 0.5; kill "$WG_TCPDUMP"; wait "$WG_TCPDUMP" 2>/dev/null || true
+leak=$(ports_seen "net fd42::/56 or net 10.42.0.0/16 or tcp port 8080")
+[ "$leak" = 0 ] || fail "$leak pod packets on the underlay while $V6 was gone: $(tcpdump -r "$WG_PCAP" -nn "net fd42::/56 or net 10.42.0.0/16 or tcp port 8080" 2>/dev/null | head -5)"
+kill -CONT "$w1"; trap ov_cleanup EXIT
+for _ in $(seq 100); do ip -n "$(n 1)" -6 route show fd42::/56 | gq "dev $V6" && break; sleep 0.1; done
+wait_peers 1 2 $V6
+check_sep 1
+wg_capture_start "$OV_U"
+[ "$(get a "http://[$b6]:8080/")" = "$WG_PAGE" ] || fail "HTTP a -> [$b6] after $V6 came back"
+wg_capture_check "198.18.0.254 fd18::254" "51820 51821"
+pass "separate: $V6's wireguard-go killed, weftd held: route get $b6 = No route to host, the IPv6 request refused (Network is unreachable) and not on the underlay, v4 unaffected; resumed: IPv6 encrypted again"
+
 # node 3 leaves: both of its peers go from nodes 1 and 2
-stop unplug 3
+stop 3
 ov_etcdctl del "$(lease_key 3)" >/dev/null
 LIVE=(1 2)
 for i in 1 2; do wait_peers $i 1; wait_peers $i 1 $V6; check_sep $i; done
 pass "lease of node 3 removed: its peers are gone from both devices of nodes 1 and 2"
-stop unplug 1 2
+stop 1 2
 
 # ---- auto: one device for both families ----
 OV_PREFIX=/wgauto/network
@@ -143,7 +176,7 @@ done
 wg_capture_check "198.18.0.254 fd18::254" 51820
 [ "$(ports_seen "ip6 and udp")" = 0 ] || fail "auto: WireGuard over IPv6, want IPv4 endpoints for 198.18.0.0/24 peers"
 pass "auto: HTTP over v4 and [fd43:..] inside $WG_PKTS UDP/51820 packets over IPv4, nothing else between nodes"
-stop unplug 4 5 6
+stop 4 5 6
 
 # ---- ipv6: one device, every peer dialled over IPv6 on the port its one device listens on ----
 OV_PREFIX=/wgip6/network
@@ -162,7 +195,7 @@ wg_capture_start "$OV_U"
 wg_capture_check "198.18.0.254 fd18::254" 51820
 [ "$(ports_seen "ip and udp")" = 0 ] || fail "ipv6 mode: WireGuard over IPv4"
 pass "ipv6: one peer with both subnets via [fd18::N]:51820 (BackendData's Port, not the published 51821), HTTP over v4 and v6 inside UDP/51820 over IPv6"
-stop unplug 9 10
+stop 9 10
 
 # ---- IPv6 only (separate): flannel-wg-v6 alone ----
 OV_PREFIX=/wg6/network

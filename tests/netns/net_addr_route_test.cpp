@@ -136,6 +136,35 @@ TEST_CASE("net: routes with gateway, onlink, scope, table, metric, ECMP", "[netn
   CHECK_FALSE(find(after, N("fd99::/48")));
 }
 
+// The fail-closed route of weftd's wireguard backend: an unreachable route (no device), high metric,
+// under a device route for the same prefix; the device going takes only the device route.
+TEST_CASE("net: unreachable routes with metric beside device routes, v4 and v6", "[netns][net]") {
+  weft_test::TempNetns t("wtbh");
+  auto s = t.Socket();
+  Link d = s.CreateSimple("veth", "d0");
+  s.SetUp(d.index);
+  for (const char* net : {"10.70.0.0/16", "fd70::/56"}) {
+    INFO(net);
+    s.ReplaceRoute({.dst = N(net), .type = RTN_UNREACHABLE, .metric = 16384});
+    s.ReplaceRoute({.dst = N(net), .type = RTN_UNREACHABLE, .metric = 16384});  // idempotent
+    s.ReplaceRoute({.dst = N(net), .index = d.index, .scope = RT_SCOPE_LINK, .metric = 10});
+    auto rs = s.Routes(N(net).ip.af());
+    auto mine = [&](const Route& r) { return r.dst == N(net); };
+    CHECK(std::count_if(rs.begin(), rs.end(), mine) == 2);
+    CHECK(Any(rs, [&](const Route& r) { return mine(r) && r.type == RTN_UNREACHABLE && r.metric == 16384; }));
+    CHECK(Any(rs, [&](const Route& r) { return mine(r) && r.type == RTN_UNICAST && r.index == d.index; }));
+  }
+  s.DeleteLink(d.index);
+  for (const char* net : {"10.70.0.0/16", "fd70::/56"}) {
+    INFO(net);
+    auto rs = s.Routes(N(net).ip.af());
+    auto mine = [&](const Route& r) { return r.dst == N(net); };
+    REQUIRE(std::count_if(rs.begin(), rs.end(), mine) == 1);
+    CHECK(Any(rs, [&](const Route& r) { return mine(r) && r.type == RTN_UNREACHABLE && r.metric == 16384; }));
+    CHECK(s.DeleteRoute({.dst = N(net), .type = RTN_UNREACHABLE, .metric = 16384}));
+  }
+}
+
 TEST_CASE("net: permanent neighbours v4 and v6", "[netns][net]") {
   weft_test::TempNetns t("wtnb");
   auto s = t.Socket();

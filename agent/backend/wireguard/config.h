@@ -25,6 +25,11 @@ inline constexpr const char* kDevice = "flannel-wg";       // v4 (separate) or t
 inline constexpr const char* kDeviceV6 = "flannel-wg-v6";  // v6 in separate mode
 inline constexpr int kOverhead = 80;  // IPv6 worst case, used for both families as flanneld does
 inline constexpr const char* kDefaultKeyFile = "/run/flannel/wgkey";
+// The fail-closed route (not in flanneld): `unreachable <Network> metric 16384`, under the
+// device route (metric 0; IPv6 reads it back as 1024) and the more specific cni0 route of the own
+// subnet.
+inline constexpr int kFailClosedType = 7;  // RTN_UNREACHABLE
+inline constexpr uint32_t kFailClosedMetric = 16384;
 
 struct Config {
   uint16_t listen_port = 51820;

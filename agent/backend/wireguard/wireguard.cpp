@@ -1,9 +1,11 @@
 // WireGuard backend (see wireguard.h).
 #include "agent/backend/wireguard/wireguard.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <ctime>
 #include <set>
+#include <utility>
 
 #include "agent/runtime.h"
 #include "cni/error.h"
@@ -35,7 +37,37 @@ void WireguardBackend::EnsureDevice(Dev& d) {
   d.dev->Configure({.private_key = key_, .listen_port = d.t.port});
 }
 
+// Fail closed: for each enabled family an unreachable route for the whole Network /
+// IPv6Network under the device route (a higher metric), so that whenever the device route is
+// missing (before the devices exist at start-up, while a dead wireguard-go is restarted, after
+// someone deleted a device) pod traffic to other nodes is refused instead of leaving in
+// cleartext by the default route. Senders get "No route to host" (pods an ICMP host
+// unreachable; an established TCP connection takes that as a soft error and survives a short
+// gap). It names no device, so it outlives them; it stays at exit, like the devices. Returns
+// how many were missing.
+size_t WireguardBackend::EnsureFailClosed(bool startup) {
+  cni::net::Socket sk = cni::net::Socket::Open();
+  size_t added = 0;
+  for (const auto& [on, net] :
+       {std::pair{cfg_.enable_ipv4, cfg_.network}, std::pair{cfg_.enable_ipv6, cfg_.ipv6_network}}) {
+    if (!on) continue;
+    cni::net::Route want{
+        .dst = net.Masked(), .type = wireguard::kFailClosedType, .metric = wireguard::kFailClosedMetric};
+    std::vector<cni::net::Route> have = sk.Routes(want.family());
+    if (std::any_of(have.begin(), have.end(), [&](const cni::net::Route& r) {
+          return r.dst == want.dst && r.type == want.type && r.metric == want.metric;
+        }))
+      continue;
+    sk.ReplaceRoute(want);
+    ++added;
+    Log(startup ? 'I' : 'W', "fail-closed route unreachable " + want.dst.String() + " metric " +
+                                 std::to_string(want.metric) + (startup ? " added" : " was missing; restored"));
+  }
+  return added;
+}
+
 OwnSetup WireguardBackend::Init() {
+  EnsureFailClosed(true);  // before the devices: start-up is closed too
   std::string path = wireguard::KeyFilePath(std::getenv("WIREGUARD_KEY_FILE"));
   key_ = wireguard::LoadOrCreateKey(path);  // one key pair for both devices, as flanneld
   mtu_ = wireguard::DeviceMtu(wcfg_, ext_.mtu);
@@ -169,6 +201,11 @@ size_t WireguardBackend::Sync(Dev& d) {
 // routes, and the peers against the leases.
 CheckResult WireguardBackend::Check() {
   CheckResult r;
+  try {
+    r.repaired += EnsureFailClosed(false);
+  } catch (const cni::Error& e) {
+    Log('E', "WireGuard fail-closed route: " + e.msg());
+  }
   if (!reconciled_) return r;
   for (Dev& d : devs_) {
     try {

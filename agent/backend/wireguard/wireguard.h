@@ -12,7 +12,10 @@
 // deletes and re-creates it), the peer set is replaced once after the first full lease list
 // (peers of nodes that left while weftd was down go), a changed key replaces the old peer, and
 // the periodic check re-adds peers, address and route that someone removed. A wireguard-go that
-// dies is restarted by the device's supervisor; the next check re-plumbs its new link.
+// dies is restarted by the device's supervisor; the next check re-plumbs its new link. And it
+// fails closed: an unreachable route per network under the device route (config.h
+// kFailClosedMetric), made before the devices and kept by the check, drops pod traffic to other
+// nodes whenever a device route is gone, where flanneld sends it in cleartext by the default route.
 #pragma once
 
 #include <atomic>
@@ -53,6 +56,7 @@ class WireguardBackend : public Backend {
   void Want(Dev& d, const Lease& peer);
   void EnsureDevice(Dev& d);
   void Plumb(const Dev& d);
+  size_t EnsureFailClosed(bool startup);
   size_t Sync(Dev& d);
   void Count();
 

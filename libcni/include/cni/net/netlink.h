@@ -134,7 +134,7 @@ struct Route {
   uint32_t table = 254; // RT_TABLE_MAIN
   int scope = 0;        // RT_SCOPE_UNIVERSE; RT_SCOPE_LINK = 253, RT_SCOPE_HOST = 254
   int protocol = 3;     // RTPROT_BOOT, what the reference's routes carry (kernel routes read back as 2)
-  int type = 1;         // RTN_UNICAST
+  int type = 1;         // RTN_UNICAST; RTN_BLACKHOLE = 6, RTN_UNREACHABLE = 7 (no gw/index)
   uint32_t metric = 0;  // priority
   uint32_t mtu = 0;     // RTAX_MTU, 0 = none
   bool onlink = false;
