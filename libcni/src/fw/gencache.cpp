@@ -263,7 +263,8 @@ namespace {
 // lines, 4 M of a 6.2 M-instruction ADD, on the live bench node). A chain not recorded costs one
 // NFT_MSG_GETCHAIN when it is wanted again.
 void KeepAbsentOf(StateCache& cache, Family family, const ChainKeys& keys) {
-  for (const auto& [table, _] : keys) {
+  for (const auto& key : keys) {
+    const std::string& table = key.first;  // a named variable: clang 14 cannot capture a binding
     auto t = cache.tables.find({static_cast<int>(family), table});
     if (t == cache.tables.end()) continue;
     std::erase_if(t->second.absent, [&](const std::string& name) {
