@@ -40,6 +40,7 @@
 #include <optional>
 #include <string>
 
+#include "../lib/clock.h"
 #include "cni/error.h"
 #include "cni/files.h"
 #include "cni/ip.h"
@@ -59,16 +60,6 @@ struct Options {
   IP gw{};
   bool hairpin = false, default_route = false, setup = false, keep = false;
   int runs = 1;
-};
-
-struct Clock {
-  long long wall_us, cpu_us;
-  static Clock Now() {
-    timespec w{}, c{};
-    clock_gettime(CLOCK_MONOTONIC, &w);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
-    return {w.tv_sec * 1000000LL + w.tv_nsec / 1000, c.tv_sec * 1000000LL + c.tv_nsec / 1000};
-  }
 };
 
 void TrySysctl(const std::string& name, const std::string& value) {

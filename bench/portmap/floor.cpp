@@ -53,6 +53,7 @@
 #include "../../libcni/src/fw/nftwrite.h"
 #include "../../libcni/src/fw/plan.h"
 #include "../../libcni/src/fw/proc.h"
+#include "../lib/clock.h"
 #include "cni/error.h"
 #include "cni/files.h"
 #include "cni/fw/conntrack.h"
@@ -70,16 +71,6 @@ struct Options {
   std::string id, localnet;
   bool keep = false;
   int runs = 1;
-};
-
-struct Clock {
-  long long wall_us, cpu_us;
-  static Clock Now() {
-    timespec w{}, c{};
-    clock_gettime(CLOCK_MONOTONIC, &w);
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c);
-    return {w.tv_sec * 1000000LL + w.tv_nsec / 1000, c.tv_sec * 1000000LL + c.tv_nsec / 1000};
-  }
 };
 
 /// What one ADD or DEL sends, made ready before the clock starts.
